@@ -1,0 +1,57 @@
+"""The FastAPI app factory: routers, middleware, error handlers and lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+
+import hub
+from hub.config import Settings, get_settings
+from hub.feedback.api import router as feedback_router
+from hub.feedback.models import FeedbackBatchIn, FeedbackIn
+from hub.http.deps import SessionDep
+from hub.http.docs import install_docs
+from hub.http.errors import install_error_handlers
+from hub.http.limits import BodySizeLimit
+from hub.store.engine import make_engine
+
+DESCRIPTION = """Collect, understand and act on customer feedback.
+
+Authenticate with `Authorization: Bearer <key>`; create keys with `feedback-hub keys create`.
+Every error has the body `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; ``settings`` and ``engine`` default to the environment's."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Feedback Hub",
+        version=hub.__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn])
+    app.include_router(feedback_router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(session: SessionDep) -> dict[str, str]:
+        """Liveness and database reachability."""
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return {"status": "ok", "database": engine.dialect.name}
+
+    return app

@@ -1,0 +1,1 @@
+"""Authentication: API keys (hashed, scoped) for machines; users and sessions come with cases."""

@@ -1,0 +1,191 @@
+"""The ``feedback-hub`` command line: serve, db, import, keys, demo."""
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from hub.auth.models import Scope
+from hub.auth.service import create_key, list_keys, revoke_key
+from hub.config import get_settings
+from hub.demo.loader import load_demo
+from hub.errors import HubError
+from hub.feedback.importer import count_records, import_file
+from hub.store.engine import make_engine, session_scope
+from hub.store.migrate import downgrade, upgrade
+
+app = typer.Typer(help="Feedback Hub: collect, understand and act on customer feedback.")
+db_app = typer.Typer(help="Database schema migrations.")
+keys_app = typer.Typer(help="API keys for machines (widgets, collectors, scripts).")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _engine() -> Engine:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.log_level != "debug":  # one line per migration step is noise on every command
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+
+def _fail(exc: HubError) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {exc.message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: HUB_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: HUB_PORT]")] = None,
+    workers: Annotated[int, typer.Option(help="API processes (PostgreSQL only for >1)")] = 1,
+    demo: Annotated[bool, typer.Option(help="Load the demo data set first")] = False,
+) -> None:
+    """Migrate the database, then serve the API and web UI."""
+    import uvicorn
+
+    settings = get_settings()
+    engine = _engine()
+    upgrade(engine)
+    if demo:
+        _print_summary("demo", load_demo(engine).model_dump())
+    engine.dispose()
+    console.print(
+        f"Feedback Hub on http://{host or settings.host}:{port or settings.port}  "
+        f"(API docs: /docs, database: {engine.dialect.name})"
+    )
+    uvicorn.run(
+        "hub.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply schema migrations (the default: all of them)."""
+    upgrade(_engine(), revision)
+    console.print(f"database at revision {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1, or base")]) -> None:
+    """Revert schema migrations down to REVISION."""
+    downgrade(_engine(), revision)
+    console.print(f"database at revision {revision}")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    source: Annotated[str, typer.Option(help="Source for lines that name none")],
+    chunk_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+) -> None:
+    """Import a JSONL or CSV file of items; rejected lines go to FILE.rejected.*"""
+    engine = _engine()
+    upgrade(engine)
+    try:
+        total = count_records(file)
+        with Progress(
+            TextColumn("[bold]importing[/bold] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+        ) as progress:
+            task = progress.add_task(file.name, total=total)
+            report = import_file(
+                engine,
+                file,
+                source=source,
+                chunk_size=chunk_size,
+                on_progress=lambda n: progress.advance(task, n),
+            )
+    except HubError as exc:
+        raise _fail(exc) from exc
+    _print_summary(file.name, vars(report))
+    if report.rejects_path:
+        err_console.print(f"rejected lines and their reasons: {report.rejects_path}")
+
+
+@app.command()
+def demo() -> None:
+    """Load the multilingual demo data set (idempotent)."""
+    engine = _engine()
+    upgrade(engine)
+    _print_summary("demo", load_demo(engine).model_dump())
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    scope: Annotated[list[Scope], typer.Option(help="ingest, read or admin; repeatable")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print {id, key} as JSON")] = False,
+) -> None:
+    """Create an API key; its secret is printed once."""
+    engine = _engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as session:
+            created = create_key(session, name=name, scopes=[s.value for s in scope])
+    except HubError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps({"id": created.id, "key": created.key}))
+        return
+    console.print(f"key {created.id} ({', '.join(created.scopes)}) — shown once, store it now:")
+    typer.echo(created.key)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List API keys (never their secrets)."""
+    engine = _engine()
+    with session_scope(engine) as session:
+        keys = list_keys(session)
+    if as_json:
+        typer.echo(json.dumps([key.model_dump(mode="json") for key in keys]))
+        return
+    table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+    for key in keys:
+        table.add_row(
+            str(key.id),
+            key.name,
+            key.prefix,
+            ", ".join(key.scopes),
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id")]) -> None:
+    """Revoke an API key at once."""
+    try:
+        with session_scope(_engine()) as session:
+            key = revoke_key(session, key_id=key_id)
+    except HubError as exc:
+        raise _fail(exc) from exc
+    console.print(f"key {key.id} ({key.name}) revoked")
+
+
+def _print_summary(what: str, counts: dict[str, object]) -> None:
+    console.print(
+        f"{what}: [green]{counts['created']} created[/green], "
+        f"{counts['duplicate']} duplicate, [red]{counts['rejected']} rejected[/red]"
+    )

@@ -1,0 +1,42 @@
+"""Settings, read from the environment (prefix ``HUB_``) and an optional ``.env`` file."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 (refused outside dev)
+
+
+class Settings(BaseSettings):
+    """Every ``HUB_`` setting; README.md documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    database_url: str = "sqlite:///./feedback-hub.db"
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=1000, ge=1, le=10_000)
+    db_pool_size: int = Field(default=10, ge=1)
+    page_size_max: int = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_dev(self) -> "Settings":
+        if self.env != "dev" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError(
+                "HUB_SECRET_KEY is still the development default; set a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "or run with HUB_ENV=dev"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

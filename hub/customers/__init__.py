@@ -1,0 +1,1 @@
+"""Customers: whoever gave the feedback, so all of it reads as one history."""

@@ -1,0 +1,61 @@
+"""The Customer table and its schemas."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from sqlmodel import Column, SQLModel
+from sqlmodel import Field as SQLField
+
+from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
+
+
+class Customer(SQLModel, table=True):
+    """One customer; ``external_ref`` is their id in the company's systems, else their email."""
+
+    __tablename__ = "customer"
+
+    id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
+    external_ref: str = SQLField(max_length=255, unique=True)
+    email: str | None = SQLField(default=None, max_length=320, index=True)
+    name: str | None = SQLField(default=None, max_length=200)
+    segment: str | None = SQLField(default=None, max_length=100, index=True)
+    attributes: dict[str, Any] = SQLField(
+        default_factory=dict, sa_column=Column(JsonValue, nullable=False)
+    )
+    created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CustomerIn(BaseModel):
+    """A customer as an ingested item names them: ``ref`` or ``email`` identifies them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    ref: str | None = Field(default=None, min_length=1, max_length=255)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    segment: str | None = Field(default=None, max_length=100)
+    attributes: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _needs_identity(self) -> "CustomerIn":
+        if not self.ref and not self.email:
+            raise ValueError("a customer needs a `ref` or an `email`")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The identity this customer is stored under."""
+        return self.ref or str(self.email).lower()
+
+
+class CustomerPublic(BaseModel):
+    """A customer as the API shows it."""
+
+    id: int
+    ref: str
+    email: str | None
+    name: str | None
+    segment: str | None
+    attributes: dict[str, Any]

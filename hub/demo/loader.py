@@ -1,0 +1,53 @@
+"""Loads the demo data set through the real ingest path (idempotent: a re-load adds nothing)."""
+
+import json
+from datetime import timedelta
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Engine
+
+from hub.feedback.models import IngestSummary
+from hub.feedback.service import ingest
+from hub.sources.service import ensure_source
+from hub.store.engine import session_scope
+from hub.store.types import utcnow
+
+# Demo source name -> source kind (what a real install would have configured).
+SOURCE_KINDS = {
+    "Website NPS survey": "widget",
+    "In-app CES survey": "widget",
+    "Help center thumbs": "widget",
+    "Support CSAT": "zendesk",
+    "Support tickets": "zendesk",
+    "App Store (iOS)": "app_store",
+    "Google Play": "google_play",
+    "Reddit": "reddit",
+    "Mastodon": "mastodon",
+}
+LANGUAGES = ("en", "es", "pt")
+
+
+def demo_items() -> list[dict[str, Any]]:
+    """The demo items in the API's item shape, dated relative to now."""
+    data = resources.files("hub.demo") / "data"
+    customers = {c["ref"]: c for c in json.loads((data / "customers.json").read_text("utf-8"))}
+    now = utcnow()
+    items = []
+    for language in LANGUAGES:
+        for line in (data / f"feedback_{language}.jsonl").read_text("utf-8").splitlines():
+            record = json.loads(line)
+            days_ago = record.pop("days_ago")
+            ref = record.pop("customer")
+            record["created_at"] = (now - timedelta(days=days_ago)).isoformat()
+            record["customer"] = customers[ref] if ref else None
+            items.append(record)
+    return items
+
+
+def load_demo(engine: Engine) -> IngestSummary:
+    """Create the demo sources and ingest every demo item."""
+    with session_scope(engine) as session:
+        for name, kind in SOURCE_KINDS.items():
+            ensure_source(session, name=name, kind=kind)
+        return ingest(session, raw_items=demo_items())

@@ -1,0 +1,1 @@
+"""Feedback: the unified store of everything customers said, and its ingest path."""

@@ -1,0 +1,142 @@
+"""JSON API for feedback: ingest one item or a batch, list with filters, get one."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+
+from hub.errors import InvalidInput
+from hub.feedback.models import (
+    Channel,
+    FeedbackPage,
+    FeedbackPublic,
+    IngestSummary,
+    ScoreType,
+)
+from hub.feedback.queries import FeedbackFilters, get_feedback, list_feedback
+from hub.feedback.service import ingest
+from hub.http.deps import IngestKey, ReadKey, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+
+INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/FeedbackIn"},
+                        {"$ref": "#/components/schemas/FeedbackBatchIn"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    openapi_extra=INGEST_BODY,
+    responses={
+        200: {"model": IngestSummary, "description": "A batch: one result per item, in order."},
+        201: {"model": FeedbackPublic, "description": "One item, stored now."},
+    },
+)
+def ingest_feedback(
+    payload: Annotated[Any, Body()],
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: IngestKey,
+) -> JSONResponse:
+    """Store one item (201 new, 200 already stored) or a batch `{"items": [...]}` (200)."""
+    if isinstance(payload, dict) and "items" in payload:
+        items = _batch_items(payload, limit=settings.max_batch_items)
+        summary = ingest(session, raw_items=items)
+        return JSONResponse(summary.model_dump(mode="json", exclude_none=True))
+    if not isinstance(payload, dict):
+        raise InvalidInput(
+            'the body must be a JSON object: one item, or {"items": [...]}',
+            details=[{"loc": ["body"], "message": "expected an object"}],
+        )
+    result = ingest(session, raw_items=[payload]).results[0]
+    if result.status == "rejected":
+        details = [{"loc": ["body", *e.loc], "message": e.message} for e in result.errors or []]
+        summary_text = "; ".join(f"{_path(d['loc'])}: {d['message']}" for d in details)
+        raise InvalidInput(f"invalid feedback item: {summary_text}", details=details)
+    assert result.id is not None
+    stored = get_feedback(session, feedback_id=result.id)
+    status = 201 if result.status == "created" else 200
+    return JSONResponse(stored.model_dump(mode="json"), status_code=status)
+
+
+@router.get("")
+def list_feedback_route(
+    session: SessionDep,
+    _key: ReadKey,
+    settings: SettingsDep,
+    source: str | None = None,
+    channel: Channel | None = None,
+    score_type: ScoreType | None = None,
+    language: str | None = None,
+    sentiment: str | None = None,
+    customer: Annotated[str | None, Query(description="customer ref (or email)")] = None,
+    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="created before")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> FeedbackPage:
+    """List feedback, newest first, filtered; follow `next_cursor` for more."""
+    filters = FeedbackFilters(
+        source=source,
+        channel=channel,
+        score_type=score_type,
+        language=language,
+        sentiment=sentiment,
+        customer=customer,
+        since=_aware(since),
+        until=_aware(until),
+        q=q,
+    )
+    return list_feedback(session, filters=filters, cursor=cursor, limit=limit)
+
+
+@router.get("/{feedback_id}")
+def get_feedback_route(feedback_id: int, session: SessionDep, _key: ReadKey) -> FeedbackPublic:
+    """One feedback item by id."""
+    return get_feedback(session, feedback_id=feedback_id)
+
+
+def _batch_items(payload: dict[str, Any], *, limit: int) -> list[Any]:
+    unknown = sorted(set(payload) - {"items"})
+    if unknown:
+        raise InvalidInput(
+            f"unknown field(s) beside `items`: {', '.join(unknown)}",
+            details=[{"loc": ["body", name], "message": "unknown field"} for name in unknown],
+        )
+    items = payload["items"]
+    if not isinstance(items, list) or not items:
+        raise InvalidInput(
+            "`items` must be a non-empty list",
+            details=[{"loc": ["body", "items"], "message": "expected a non-empty list"}],
+        )
+    if len(items) > limit:
+        raise InvalidInput(
+            f"a batch holds at most {limit} items (got {len(items)}); split it",
+            details=[{"loc": ["body", "items"], "message": f"at most {limit} items"}],
+        )
+    return items
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _path(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)

@@ -1,0 +1,264 @@
+"""The Feedback table, the ingest item schema and the API schemas."""
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Column, ForeignKey, SQLModel
+from sqlmodel import Field as SQLField
+
+from hub.customers.models import CustomerIn, CustomerPublic
+from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
+
+MAX_TEXT_CHARS = 20_000
+MAX_JSON_BYTES = 64 * 1024
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class Channel(StrEnum):
+    survey = "survey"
+    rating = "rating"
+    review = "review"
+    social = "social"
+    ticket = "ticket"
+
+
+class ScoreType(StrEnum):
+    nps = "nps"
+    csat = "csat"
+    ces = "ces"
+    stars = "stars"
+    thumbs = "thumbs"
+
+
+SCORE_RANGES: dict[ScoreType, tuple[int, int]] = {
+    ScoreType.nps: (0, 10),
+    ScoreType.csat: (1, 5),
+    ScoreType.ces: (1, 7),
+    ScoreType.stars: (1, 5),
+    ScoreType.thumbs: (0, 1),
+}
+
+
+class NlpState(StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class Feedback(SQLModel, table=True):
+    """One submission. ``(source_id, external_id)`` is the idempotency key."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_feedback_source_external"),
+        Index("ix_feedback_created_at_id", "created_at", "id"),
+        Index("ix_feedback_customer_created", "customer_id", "created_at"),
+    )
+
+    id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
+    source_id: int = SQLField(
+        sa_column=Column(BigId, ForeignKey("source.id", ondelete="RESTRICT"), nullable=False)
+    )
+    external_id: str = SQLField(max_length=255)
+    channel: str = SQLField(max_length=20, index=True)
+    text: str | None = None
+    title: str | None = SQLField(default=None, max_length=500)
+    score_type: str | None = SQLField(default=None, max_length=20, index=True)
+    score: int | None = None
+    answers: dict[str, Any] | None = SQLField(default=None, sa_column=Column(JsonValue))
+    author: str | None = SQLField(default=None, max_length=200)
+    customer_id: int | None = SQLField(
+        default=None, sa_column=Column(BigId, ForeignKey("customer.id", ondelete="SET NULL"))
+    )
+    url: str | None = SQLField(default=None, max_length=2048)
+    created_at: datetime = SQLField(sa_type=UTCDateTime, nullable=False)
+    received_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    meta: dict[str, Any] | None = SQLField(default=None, sa_column=Column("metadata", JsonValue))
+    content_hash: str = SQLField(max_length=64)
+    language: str | None = SQLField(default=None, max_length=16, index=True)
+    sentiment: str | None = SQLField(default=None, max_length=16, index=True)
+    sentiment_score: float | None = None
+    nlp_state: str = SQLField(default=NlpState.pending, max_length=16, index=True)
+    nlp_attempts: int = 0
+    nlp_model: str | None = SQLField(default=None, max_length=200)
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _customer_shorthand(value: Any) -> Any:
+    """``"customer": "cus_1"`` is short for ``{"ref": "cus_1"}``."""
+    value = _blank_to_none(value)
+    return {"ref": value} if isinstance(value, str) else value
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    encoded = json.dumps(value, ensure_ascii=False, default=str)
+    if len(encoded.encode()) > MAX_JSON_BYTES:
+        raise ValueError(f"is larger than {MAX_JSON_BYTES // 1024} KiB once encoded")
+    if "\\u0000" in encoded:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+Blank = BeforeValidator(_blank_to_none)
+NoNul = AfterValidator(_no_nul)
+
+
+def _max(length: int) -> StringConstraints:
+    return StringConstraints(max_length=length)
+
+
+JsonObject = Annotated[
+    dict[str, Any] | None, BeforeValidator(_blank_to_none), AfterValidator(_bounded_json)
+]
+
+
+class FeedbackIn(BaseModel):
+    """One feedback item as the API, importers, collectors and widgets send it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    source: Annotated[str, AfterValidator(_no_nul)] = Field(min_length=1, max_length=100)
+    external_id: Annotated[str, AfterValidator(_no_nul)] = Field(min_length=1, max_length=255)
+    channel: Annotated[Channel, BeforeValidator(_lower)]
+    text: Annotated[Annotated[str, _max(MAX_TEXT_CHARS)] | None, Blank, NoNul] = None
+    title: Annotated[Annotated[str, _max(500)] | None, Blank, NoNul] = None
+    score_type: Annotated[
+        ScoreType | None, BeforeValidator(_blank_to_none), BeforeValidator(_lower)
+    ] = None
+    score: Annotated[int | None, BeforeValidator(_blank_to_none)] = None
+    created_at: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = None
+    author: Annotated[Annotated[str, _max(200)] | None, Blank, NoNul] = None
+    customer: Annotated[CustomerIn | None, BeforeValidator(_customer_shorthand)] = None
+    url: Annotated[Annotated[str, _max(2048)] | None, Blank, NoNul, AfterValidator(_http_url)] = (
+        None
+    )
+    metadata: JsonObject = None
+    answers: JsonObject = None
+
+    @model_validator(mode="after")
+    def _check_item(self) -> "FeedbackIn":
+        if (self.score_type is None) != (self.score is None):
+            raise ValueError("`score_type` and `score` go together: give both or neither")
+        if self.score_type is not None and self.score is not None:
+            low, high = SCORE_RANGES[self.score_type]
+            if not low <= self.score <= high:
+                raise ValueError(
+                    f"score {self.score} is out of range for {self.score_type.value} ({low}-{high})"
+                )
+        if self.text is None and self.title is None and self.score is None:
+            raise ValueError("an item needs at least one of `text`, `title` or `score`")
+        if self.created_at is not None:
+            if self.created_at.tzinfo is None:  # naive timestamps are taken as UTC
+                self.created_at = self.created_at.replace(tzinfo=utcnow().tzinfo)
+            if self.created_at > utcnow() + FUTURE_TOLERANCE:
+                raise ValueError("`created_at` is more than a day in the future")
+        return self
+
+    def content_hash(self) -> str:
+        """A digest of what the customer said, to tell a true re-send from a changed one."""
+        said = [self.channel, self.title, self.text, self.score_type, self.score, self.answers]
+        encoded = json.dumps(said, ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class FeedbackPublic(BaseModel):
+    """A stored feedback item as the API shows it."""
+
+    id: int
+    source: str
+    external_id: str
+    channel: Channel
+    text: str | None
+    title: str | None
+    score_type: ScoreType | None
+    score: int | None
+    answers: dict[str, Any] | None
+    author: str | None
+    customer: CustomerPublic | None
+    url: str | None
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    received_at: datetime
+    language: str | None
+    sentiment: str | None
+    sentiment_score: float | None
+    nlp_state: NlpState
+
+
+class FeedbackPage(BaseModel):
+    """One page of a listing; pass ``next_cursor`` back as ``cursor`` for the next one."""
+
+    items: list[FeedbackPublic]
+    next_cursor: str | None
+
+
+class ItemError(BaseModel):
+    """One reason an item was rejected; ``loc`` is the field path inside the item."""
+
+    loc: list[str | int]
+    message: str
+
+
+class IngestResult(BaseModel):
+    """What happened to one item of a batch."""
+
+    index: int
+    status: Literal["created", "duplicate", "rejected"]
+    id: int | None = None
+    source: str | None = None
+    external_id: str | None = None
+    note: str | None = None
+    errors: list[ItemError] | None = None
+
+
+class IngestSummary(BaseModel):
+    """Results per item, in input order, and counts per status."""
+
+    created: int
+    duplicate: int
+    rejected: int
+    results: list[IngestResult]
+
+
+class FeedbackBatchIn(BaseModel):
+    """Up to ``HUB_MAX_BATCH_ITEMS`` items in one request; each is judged on its own."""
+
+    items: list[FeedbackIn] = Field(min_length=1, max_length=1000)

@@ -1,0 +1,165 @@
+"""Reading feedback: filtered, cursor-paginated listing and single items."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from hub.customers.models import Customer, CustomerPublic
+from hub.errors import InvalidInput, NotFound
+from hub.feedback.models import (
+    Channel,
+    Feedback,
+    FeedbackPage,
+    FeedbackPublic,
+    NlpState,
+    ScoreType,
+)
+from hub.sources.models import Source
+
+
+@dataclass(frozen=True)
+class FeedbackFilters:
+    """What a listing may be narrowed by; ``None`` means no filter."""
+
+    source: str | None = None
+    channel: Channel | None = None
+    score_type: ScoreType | None = None
+    language: str | None = None
+    sentiment: str | None = None
+    customer: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+
+
+def list_feedback(
+    session: Session, *, filters: FeedbackFilters, cursor: str | None, limit: int
+) -> FeedbackPage:
+    """Newest first; ``next_cursor`` continues after the last item of this page."""
+    query = _base_query()
+    for condition in _conditions(filters):
+        query = query.where(condition)
+    if cursor:
+        created_at, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                col(Feedback.created_at) < created_at,
+                and_(col(Feedback.created_at) == created_at, col(Feedback.id) < last_id),
+            )
+        )
+    query = query.order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
+    rows = session.exec(query.limit(limit + 1)).all()
+    items = [_public(*row) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return FeedbackPage(items=items, next_cursor=next_cursor)
+
+
+def get_feedback(session: Session, *, feedback_id: int) -> FeedbackPublic:
+    """One item by id, or NotFound."""
+    row = session.exec(_base_query().where(Feedback.id == feedback_id)).first()
+    if row is None:
+        raise NotFound(f"no feedback with id {feedback_id}")
+    return _public(*row)
+
+
+def count_feedback(session: Session) -> int:
+    """How many items are stored."""
+    return session.exec(select(func.count()).select_from(Feedback)).one()
+
+
+def encode_cursor(created_at: datetime, feedback_id: int) -> str:
+    """An opaque cursor for the position after (created_at, id)."""
+    raw = json.dumps([created_at.isoformat(), feedback_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The position a cursor stands for, or InvalidInput naming the parameter."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, feedback_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), int(feedback_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            "`cursor` is not a cursor this API returned",
+            details=[{"loc": ["query", "cursor"], "message": "malformed cursor"}],
+        ) from exc
+
+
+def _base_query() -> Any:
+    return (
+        select(Feedback, Source.name, Customer)
+        .join(Source, col(Source.id) == Feedback.source_id)
+        .outerjoin(Customer, col(Customer.id) == Feedback.customer_id)
+    )
+
+
+def _conditions(filters: FeedbackFilters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.source:
+        conditions.append(Source.name == filters.source)
+    if filters.channel:
+        conditions.append(Feedback.channel == filters.channel.value)
+    if filters.score_type:
+        conditions.append(Feedback.score_type == filters.score_type.value)
+    if filters.language:
+        conditions.append(Feedback.language == filters.language)
+    if filters.sentiment:
+        conditions.append(Feedback.sentiment == filters.sentiment)
+    if filters.customer:
+        conditions.append(Customer.external_ref == filters.customer)
+    if filters.since:
+        conditions.append(col(Feedback.created_at) >= filters.since)
+    if filters.until:
+        conditions.append(col(Feedback.created_at) < filters.until)
+    if filters.q:
+        conditions.append(
+            or_(
+                col(Feedback.text).icontains(filters.q, autoescape=True),
+                col(Feedback.title).icontains(filters.q, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def _public(feedback: Feedback, source_name: str, customer: Customer | None) -> FeedbackPublic:
+    assert feedback.id is not None
+    return FeedbackPublic(
+        id=feedback.id,
+        source=source_name,
+        external_id=feedback.external_id,
+        channel=Channel(feedback.channel),
+        text=feedback.text,
+        title=feedback.title,
+        score_type=ScoreType(feedback.score_type) if feedback.score_type else None,
+        score=feedback.score,
+        answers=feedback.answers,
+        author=feedback.author,
+        customer=_customer_public(customer) if customer else None,
+        url=feedback.url,
+        metadata=feedback.meta,
+        created_at=feedback.created_at,
+        received_at=feedback.received_at,
+        language=feedback.language,
+        sentiment=feedback.sentiment,
+        sentiment_score=feedback.sentiment_score,
+        nlp_state=NlpState(feedback.nlp_state),
+    )
+
+
+def _customer_public(customer: Customer) -> CustomerPublic:
+    assert customer.id is not None
+    return CustomerPublic(
+        id=customer.id,
+        ref=customer.external_ref,
+        email=customer.email,
+        name=customer.name,
+        segment=customer.segment,
+        attributes=customer.attributes,
+    )

@@ -1,0 +1,63 @@
+"""One error body everywhere: ``{"error": {"code", "message", "details"}}``."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from hub.errors import HubError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    """The JSON error body with ``status``."""
+    body = {"error": {"code": code, "message": message, "details": details}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render domain errors, validation errors and HTTP errors the same way."""
+
+    @app.exception_handler(HubError)
+    async def hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(error["loc"]), "message": error["msg"].removeprefix("Value error, ")}
+            for error in exc.errors()
+        ]
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            return error_response(400, "malformed_json", "the body is not valid JSON", details)
+        summary = "; ".join(f"{_path(d['loc'])}: {d['message']}" for d in details[:5])
+        return error_response(422, "validation_error", summary, details)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+
+def _path(loc: list[Any]) -> str:
+    return ".".join(str(part) for part in loc)

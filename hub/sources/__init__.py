@@ -1,0 +1,1 @@
+"""Sources: the configured origins of feedback (collectors, widgets, imports, the API)."""

@@ -1,0 +1,56 @@
+"""Finding and creating sources."""
+
+from collections.abc import Iterable
+
+from sqlmodel import Session, select
+
+from hub.errors import NotFound
+from hub.sources.models import Source
+from hub.store.types import utcnow
+from hub.store.upsert import insert_rows_ignoring_conflicts
+
+
+def resolve_source_ids(session: Session, *, names: Iterable[str], kind: str) -> dict[str, int]:
+    """Ids of the named sources, creating missing ones as ``kind`` (safe under concurrency)."""
+    wanted = set(names)
+    found = _ids_by_name(session, wanted)
+    missing = wanted - found.keys()
+    if missing:
+        rows = [
+            {
+                "kind": kind,
+                "name": name,
+                "config": {},
+                "enabled": True,
+                "consecutive_failures": 0,
+                "created_at": utcnow(),
+            }
+            for name in sorted(missing)
+        ]
+        table = Source.__table__  # type: ignore[attr-defined]
+        insert_rows_ignoring_conflicts(session, table, rows, conflict_on=["name"], returning=["id"])
+        found |= _ids_by_name(session, missing)
+    return found
+
+
+def ensure_source(session: Session, *, name: str, kind: str) -> Source:
+    """The source called ``name``, created as ``kind`` if it does not exist yet."""
+    source_id = resolve_source_ids(session, names=[name], kind=kind)[name]
+    source = session.get(Source, source_id)
+    assert source is not None
+    return source
+
+
+def get_source_by_name(session: Session, *, name: str) -> Source:
+    """The source called ``name``, or NotFound."""
+    source = session.exec(select(Source).where(Source.name == name)).first()
+    if source is None:
+        raise NotFound(f"no source named {name!r}")
+    return source
+
+
+def _ids_by_name(session: Session, names: set[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    rows = session.exec(select(Source.name, Source.id).where(Source.name.in_(names)))  # type: ignore[attr-defined]
+    return {name: source_id for name, source_id in rows if source_id is not None}
