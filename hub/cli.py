@@ -2,6 +2,8 @@
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -29,14 +31,22 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _engine() -> Engine:
+@contextmanager
+def _database(*, migrate: bool = True) -> Iterator[Engine]:
+    """The configured database, migrated to the newest schema; disposed afterwards."""
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if settings.log_level != "debug":  # one line per migration step is noise on every command
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    return make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        if migrate:
+            upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _fail(exc: HubError) -> typer.Exit:
@@ -55,11 +65,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    engine = _engine()
-    upgrade(engine)
-    if demo:
-        _print_summary("demo", load_demo(engine).model_dump())
-    engine.dispose()
+    with _database() as engine:
+        if demo:
+            _print_summary("demo", load_demo(engine).model_dump())
     console.print(
         f"Feedback Hub on http://{host or settings.host}:{port or settings.port}  "
         f"(API docs: /docs, database: {engine.dialect.name})"
@@ -77,14 +85,16 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply schema migrations (the default: all of them)."""
-    upgrade(_engine(), revision)
+    with _database(migrate=False) as engine:
+        upgrade(engine, revision)
     console.print(f"database at revision {revision}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1, or base")]) -> None:
     """Revert schema migrations down to REVISION."""
-    downgrade(_engine(), revision)
+    with _database(migrate=False) as engine:
+        downgrade(engine, revision)
     console.print(f"database at revision {revision}")
 
 
@@ -95,8 +105,6 @@ def import_(
     chunk_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
 ) -> None:
     """Import a JSONL or CSV file of items; rejected lines go to FILE.rejected.*"""
-    engine = _engine()
-    upgrade(engine)
     try:
         total = count_records(file)
         with Progress(
@@ -107,13 +115,14 @@ def import_(
             console=err_console,
         ) as progress:
             task = progress.add_task(file.name, total=total)
-            report = import_file(
-                engine,
-                file,
-                source=source,
-                chunk_size=chunk_size,
-                on_progress=lambda n: progress.advance(task, n),
-            )
+            with _database() as engine:
+                report = import_file(
+                    engine,
+                    file,
+                    source=source,
+                    chunk_size=chunk_size,
+                    on_progress=lambda n: progress.advance(task, n),
+                )
     except HubError as exc:
         raise _fail(exc) from exc
     _print_summary(file.name, vars(report))
@@ -124,9 +133,8 @@ def import_(
 @app.command()
 def demo() -> None:
     """Load the multilingual demo data set (idempotent)."""
-    engine = _engine()
-    upgrade(engine)
-    _print_summary("demo", load_demo(engine).model_dump())
+    with _database() as engine:
+        _print_summary("demo", load_demo(engine).model_dump())
 
 
 @keys_app.command("create")
@@ -136,10 +144,8 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print {id, key} as JSON")] = False,
 ) -> None:
     """Create an API key; its secret is printed once."""
-    engine = _engine()
-    upgrade(engine)
     try:
-        with session_scope(engine) as session:
+        with _database() as engine, session_scope(engine) as session:
             created = create_key(session, name=name, scopes=[s.value for s in scope])
     except HubError as exc:
         raise _fail(exc) from exc
@@ -153,8 +159,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API keys (never their secrets)."""
-    engine = _engine()
-    with session_scope(engine) as session:
+    with _database() as engine, session_scope(engine) as session:
         keys = list_keys(session)
     if as_json:
         typer.echo(json.dumps([key.model_dump(mode="json") for key in keys]))
@@ -177,7 +182,7 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id")]) -> None:
     """Revoke an API key at once."""
     try:
-        with session_scope(_engine()) as session:
+        with _database() as engine, session_scope(engine) as session:
             key = revoke_key(session, key_id=key_id)
     except HubError as exc:
         raise _fail(exc) from exc

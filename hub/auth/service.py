@@ -56,7 +56,7 @@ def authenticate(session: Session, *, secret: str | None, scope: Scope) -> ApiKe
     """The key behind a presented secret, if valid and allowed ``scope``; else 401 or 403."""
     if not secret:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    parts = secret.split("_")
+    parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("malformed API key")
     key = session.exec(select(ApiKey).where(ApiKey.prefix == parts[1])).first()

@@ -22,7 +22,9 @@ def resolve_customer_ids(session: Session, *, customers: Sequence[CustomerIn]) -
         for row in session.exec(select(Customer).where(col(Customer.external_ref).in_(latest)))
     }
     now = utcnow()
-    new_rows = [_new_row(key, given, now) for key, given in latest.items() if key not in existing]
+    new_rows = [
+        _new_row(key, latest[key], now) for key in sorted(latest) if key not in existing
+    ]  # sorted: one lock order for concurrent writers
     table = Customer.__table__  # type: ignore[attr-defined]
     insert_rows_ignoring_conflicts(
         session, table, new_rows, conflict_on=["external_ref"], returning=["id"]

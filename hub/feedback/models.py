@@ -16,7 +16,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
@@ -75,7 +75,7 @@ class Feedback(SQLModel, table=True):
     )
     external_id: str = SQLField(max_length=255)
     channel: str = SQLField(max_length=20, index=True)
-    text: str | None = None
+    text: str | None = SQLField(default=None, sa_type=Text)
     title: str | None = SQLField(default=None, max_length=500)
     score_type: str | None = SQLField(default=None, max_length=20, index=True)
     score: int | None = None

@@ -120,7 +120,7 @@ def store_items(
     inserted = insert_rows_ignoring_conflicts(
         session,
         table,
-        list(rows.values()),
+        [rows[key] for key in sorted(rows)],  # one lock order for all writers: no deadlocks
         conflict_on=["source_id", "external_id"],
         returning=["id", "source_id", "external_id"],
     )

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Text
 from sqlmodel import Column, Field, SQLModel
 
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
@@ -24,7 +25,7 @@ class Source(SQLModel, table=True):
     schedule: str | None = Field(default=None, max_length=100)
     enabled: bool = True
     last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_error: str | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
     consecutive_failures: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -1,0 +1,54 @@
+"""The demo data set: realistic, multilingual, spread over 90 days, idempotent to load."""
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import func, select
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.customers.models import Customer
+from hub.demo.loader import SOURCE_KINDS, demo_items, load_demo
+from hub.feedback.models import Feedback
+from hub.sources.models import Source
+from hub.store.engine import session_scope
+from hub.store.types import utcnow
+
+
+def test_the_data_set_is_broad_enough() -> None:
+    items = demo_items()
+    assert len(items) >= 300
+    languages = Counter(i["external_id"].split("-")[1] for i in items)
+    assert set(languages) == {"en", "es", "pt"} and min(languages.values()) >= 80
+    assert set(Counter(i["channel"] for i in items)) == {"survey", "rating", "review", "social", "ticket"}
+    assert set(Counter(i["score_type"] for i in items)) == {"nps", "csat", "ces", "stars", "thumbs", None}
+    refs = {i["customer"]["ref"] for i in items if i["customer"]}
+    assert len(refs) >= 36
+    substantial = [i["text"] for i in items if i["text"] and len(i["text"]) > 5]
+    assert len(set(substantial)) == len(substantial)  # hand-written, no templates
+
+
+def test_load_twice_gives_the_same_count(db) -> None:  # type: ignore[no-untyped-def]
+    first = load_demo(db.engine)
+    second = load_demo(db.engine)
+    assert first.rejected == 0 and first.created == len(demo_items())
+    assert (second.created, second.duplicate) == (0, first.created)
+    with session_scope(db.engine) as session:
+        assert session.exec(select(func.count()).select_from(Feedback)).one() == first.created
+        assert session.exec(select(func.count()).select_from(Customer)).one() >= 36
+        kinds = {s.name: s.kind for s in session.exec(select(Source))}
+        oldest = session.exec(select(func.min(Feedback.created_at))).one()
+        newest = session.exec(select(func.max(Feedback.created_at))).one()
+    assert kinds == SOURCE_KINDS
+    now = utcnow()
+    assert now - timedelta(days=91) < oldest.replace(tzinfo=now.tzinfo) < now - timedelta(days=80)
+    assert newest.replace(tzinfo=now.tzinfo) > now - timedelta(days=2)
+
+
+def test_demo_command(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert f"{len(demo_items())} created, 0 duplicate, 0 rejected" in first.output
+    assert "0 created" in runner.invoke(app, ["demo"]).output
