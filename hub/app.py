@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 import hub
@@ -15,6 +16,9 @@ from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.store.engine import make_engine
+from web.routes import STATIC as WEB_STATIC
+from web.routes import router as web_router
+from web.security import SecurityHeaders
 
 DESCRIPTION = """Collect, understand and act on customer feedback.
 
@@ -47,8 +51,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn])
     app.include_router(feedback_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], summary="Health check")
     def healthz(session: SessionDep) -> dict[str, str]:
         """Liveness and database reachability."""
         session.exec(text("SELECT 1"))  # type: ignore[call-overload]

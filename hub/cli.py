@@ -194,3 +194,7 @@ def _print_summary(what: str, counts: dict[str, object]) -> None:
         f"{what}: [green]{counts['created']} created[/green], "
         f"{counts['duplicate']} duplicate, [red]{counts['rejected']} rejected[/red]"
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)
-    page_size_max: int = Field(default=200, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_dev(self) -> "Settings":

@@ -40,6 +40,7 @@ INGEST_BODY = {
 
 @router.post(
     "",
+    summary="Ingest feedback",
     openapi_extra=INGEST_BODY,
     responses={
         200: {"model": IngestSummary, "description": "A batch: one result per item, in order."},
@@ -73,7 +74,7 @@ def ingest_feedback(
     return JSONResponse(stored.model_dump(mode="json"), status_code=status)
 
 
-@router.get("")
+@router.get("", summary="List feedback")
 def list_feedback_route(
     session: SessionDep,
     _key: ReadKey,
@@ -105,7 +106,7 @@ def list_feedback_route(
     return list_feedback(session, filters=filters, cursor=cursor, limit=limit)
 
 
-@router.get("/{feedback_id}")
+@router.get("/{feedback_id}", summary="Get one feedback item")
 def get_feedback_route(feedback_id: int, session: SessionDep, _key: ReadKey) -> FeedbackPublic:
     """One feedback item by id."""
     return get_feedback(session, feedback_id=feedback_id)

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from hub.auth.models import ApiKey, Scope
@@ -33,15 +34,18 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def require_key(scope: Scope) -> Callable[[Request, Session], ApiKey]:
+bearer = HTTPBearer(auto_error=False, description="An API key from `feedback-hub keys create`")
+
+
+def require_key(scope: Scope) -> Callable[..., ApiKey]:
     """A dependency admitting requests whose bearer key has ``scope``."""
 
-    def dependency(request: Request, session: SessionDep) -> ApiKey:
-        header = request.headers.get("authorization", "")
-        kind, _, secret = header.partition(" ")
-        if header and kind.lower() != "bearer":
-            secret = ""
-        return authenticate(session, secret=secret.strip() or None, scope=scope)
+    def dependency(
+        session: SessionDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiKey:
+        secret = credentials.credentials.strip() if credentials else None
+        return authenticate(session, secret=secret or None, scope=scope)
 
     return dependency
 

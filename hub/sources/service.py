@@ -2,10 +2,10 @@
 
 from collections.abc import Iterable
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.errors import NotFound
-from hub.sources.models import Source
+from hub.sources.models import Source, SourcePublic
 from hub.store.types import utcnow
 from hub.store.upsert import insert_rows_ignoring_conflicts
 
@@ -54,3 +54,9 @@ def _ids_by_name(session: Session, names: set[str]) -> dict[str, int]:
         return {}
     rows = session.exec(select(Source.name, Source.id).where(Source.name.in_(names)))  # type: ignore[attr-defined]
     return {name: source_id for name, source_id in rows if source_id is not None}
+
+
+def list_sources(session: Session) -> list[SourcePublic]:
+    """Every source, by name."""
+    sources = session.exec(select(Source).order_by(col(Source.name))).all()
+    return [SourcePublic.model_validate(source, from_attributes=True) for source in sources]

@@ -30,18 +30,33 @@ def test_jsonl_import_reports_bad_lines_and_keeps_the_rest(cli_env: Path, db) ->
     path = _write_jsonl(
         cli_env / "export.jsonl",
         [
-            json.dumps({"external_id": "a1", "channel": "review", "text": "Great app", "score_type": "stars", "score": 5}),
+            json.dumps(
+                {
+                    "external_id": "a1",
+                    "channel": "review",
+                    "text": "Great app",
+                    "score_type": "stars",
+                    "score": 5,
+                }
+            ),
             '{"external_id": "a2", "channel": "review", "text": "broken',
-            json.dumps({"external_id": "a3", "channel": "review", "score_type": "stars", "score": 9}),
+            json.dumps(
+                {"external_id": "a3", "channel": "review", "score_type": "stars", "score": 9}
+            ),
             "",
-            json.dumps({"channel": "survey", "text": "no id given", "customer": {"email": "x@example.com"}}),
+            json.dumps(
+                {"channel": "survey", "text": "no id given", "customer": {"email": "x@example.com"}}
+            ),
             json.dumps(["not", "an", "object"]),
         ],
     )
     result = runner.invoke(app, ["import", str(path), "--source", "Old export"])
     assert result.exit_code == 0, result.output
     assert "2 created, 0 duplicate, 3 rejected" in result.output
-    rejects = [json.loads(line) for line in (cli_env / "export.jsonl.rejected.jsonl").read_text().splitlines()]
+    rejects = [
+        json.loads(line)
+        for line in (cli_env / "export.jsonl.rejected.jsonl").read_text().splitlines()
+    ]
     assert [r["line"] for r in rejects] == [2, 3, 6]
     assert rejects[0]["errors"][0].startswith("not valid JSON")
     assert rejects[1]["errors"] == ["item: score 9 is out of range for stars (1-5)"]
@@ -60,11 +75,15 @@ def test_jsonl_import_reports_bad_lines_and_keeps_the_rest(cli_env: Path, db) ->
 
 
 def test_fixed_file_reimports_without_duplicates_and_clears_rejects(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
-    good = json.dumps({"external_id": "b1", "channel": "rating", "score_type": "thumbs", "score": 1})
+    good = json.dumps(
+        {"external_id": "b1", "channel": "rating", "score_type": "thumbs", "score": 1}
+    )
     path = _write_jsonl(cli_env / "f.jsonl", [good, '{"external_id": "b2"}'])
     runner.invoke(app, ["import", str(path), "--source", "s"])
     assert (cli_env / "f.jsonl.rejected.jsonl").exists()
-    fixed = json.dumps({"external_id": "b2", "channel": "rating", "score_type": "thumbs", "score": 0})
+    fixed = json.dumps(
+        {"external_id": "b2", "channel": "rating", "score_type": "thumbs", "score": 0}
+    )
     _write_jsonl(path, [good, fixed])
     result = runner.invoke(app, ["import", str(path), "--source", "s"])
     assert "1 created, 1 duplicate, 0 rejected" in result.output
@@ -76,10 +95,36 @@ def test_csv_import_with_nested_columns(cli_env: Path, db) -> None:  # type: ign
     path = cli_env / "survey.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["external_id", "channel", "text", "score_type", "score", "created_at",
-                         "customer.ref", "customer.email", "customer.segment", "metadata", "answers.q1"])
-        writer.writerow(["r1", "survey", "Muito bom, entrega rápida", "nps", "10", "2026-10-01 12:00",
-                         "cus_9", "ze@example.com", "smb", '{"plan": "pro"}', "yes"])
+        writer.writerow(
+            [
+                "external_id",
+                "channel",
+                "text",
+                "score_type",
+                "score",
+                "created_at",
+                "customer.ref",
+                "customer.email",
+                "customer.segment",
+                "metadata",
+                "answers.q1",
+            ]
+        )
+        writer.writerow(
+            [
+                "r1",
+                "survey",
+                "Muito bom, entrega rápida",
+                "nps",
+                "10",
+                "2026-10-01 12:00",
+                "cus_9",
+                "ze@example.com",
+                "smb",
+                '{"plan": "pro"}',
+                "yes",
+            ]
+        )
         writer.writerow(["r2", "survey", "Precio alto", "NPS", "6", "", "", "", "", "", ""])
         writer.writerow(["r3", "survey", "bad score", "csat", "9", "", "", "", "", "", ""])
         writer.writerow(["r4", "survey", "bad json", "", "", "", "", "", "", "{oops", ""])
@@ -92,12 +137,19 @@ def test_csv_import_with_nested_columns(cli_env: Path, db) -> None:  # type: ign
     assert (second.score_type, second.score, second.customer_id) == ("nps", 6, None)
     with session_scope(db.engine) as session:
         customer = session.exec(select(Customer)).one()
-    assert (customer.external_ref, customer.email, customer.segment) == ("cus_9", "ze@example.com", "smb")
+    assert (customer.external_ref, customer.email, customer.segment) == (
+        "cus_9",
+        "ze@example.com",
+        "smb",
+    )
     with (cli_env / "survey.csv.rejected.csv").open(newline="", encoding="utf-8") as handle:
         rejects = list(csv.DictReader(handle))
     assert [r["line"] for r in rejects] == ["4", "5"]
     assert rejects[0]["errors"] == "item: score 9 is out of range for csat (1-5)"
-    assert rejects[1]["errors"] == "column 'metadata' is not valid JSON: Expecting property name enclosed in double quotes"
+    assert (
+        rejects[1]["errors"]
+        == "column 'metadata' is not valid JSON: Expecting property name enclosed in double quotes"
+    )
     assert rejects[0]["text"] == "bad score"
 
 
@@ -110,7 +162,10 @@ def test_unknown_file_type_is_a_clear_error(cli_env: Path, db) -> None:  # type:
 
 
 def test_chunks_commit_separately(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
-    lines = [json.dumps({"external_id": str(n), "channel": "social", "text": f"post {n}"}) for n in range(25)]
+    lines = [
+        json.dumps({"external_id": str(n), "channel": "social", "text": f"post {n}"})
+        for n in range(25)
+    ]
     path = _write_jsonl(cli_env / "many.jsonl", lines)
     result = runner.invoke(app, ["import", str(path), "--source", "s", "--chunk-size", "10"])
     assert "25 created" in result.output

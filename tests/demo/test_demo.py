@@ -20,9 +20,23 @@ def test_the_data_set_is_broad_enough() -> None:
     items = demo_items()
     assert len(items) >= 300
     languages = Counter(i["external_id"].split("-")[1] for i in items)
-    assert set(languages) == {"en", "es", "pt"} and min(languages.values()) >= 80
-    assert set(Counter(i["channel"] for i in items)) == {"survey", "rating", "review", "social", "ticket"}
-    assert set(Counter(i["score_type"] for i in items)) == {"nps", "csat", "ces", "stars", "thumbs", None}
+    assert set(languages) == {"en", "es", "pt"}
+    assert min(languages.values()) >= 80
+    assert set(Counter(i["channel"] for i in items)) == {
+        "survey",
+        "rating",
+        "review",
+        "social",
+        "ticket",
+    }
+    assert set(Counter(i["score_type"] for i in items)) == {
+        "nps",
+        "csat",
+        "ces",
+        "stars",
+        "thumbs",
+        None,
+    }
     refs = {i["customer"]["ref"] for i in items if i["customer"]}
     assert len(refs) >= 36
     substantial = [i["text"] for i in items if i["text"] and len(i["text"]) > 5]
@@ -32,7 +46,8 @@ def test_the_data_set_is_broad_enough() -> None:
 def test_load_twice_gives_the_same_count(db) -> None:  # type: ignore[no-untyped-def]
     first = load_demo(db.engine)
     second = load_demo(db.engine)
-    assert first.rejected == 0 and first.created == len(demo_items())
+    assert first.rejected == 0
+    assert first.created == len(demo_items())
     assert (second.created, second.duplicate) == (0, first.created)
     with session_scope(db.engine) as session:
         assert session.exec(select(func.count()).select_from(Feedback)).one() == first.created

@@ -15,9 +15,12 @@ async def test_one_item_is_stored_and_read_back(client: httpx.AsyncClient, auth:
     assert response.status_code == 201, response.text
     stored = response.json()
     assert stored["text"] == "Billing charged me twice"
-    assert stored["score_type"] == "nps" and stored["score"] == 3
-    assert stored["answers"] == {"q1": "yes"} and stored["metadata"] == {"plan": "pro"}
-    assert stored["customer"]["ref"] == "cus_1" and stored["customer"]["segment"] == "smb"
+    assert stored["score_type"] == "nps"
+    assert stored["score"] == 3
+    assert stored["answers"] == {"q1": "yes"}
+    assert stored["metadata"] == {"plan": "pro"}
+    assert stored["customer"]["ref"] == "cus_1"
+    assert stored["customer"]["segment"] == "smb"
     assert stored["nlp_state"] == "pending"
     assert stored["created_at"].startswith("2026-11-01T10:00:00")
 
@@ -49,7 +52,9 @@ async def test_changed_resend_keeps_the_stored_item(client: httpx.AsyncClient, a
     assert stored.json()["text"] == "original words"
 
 
-async def test_batch_keeps_good_items_when_one_is_bad(client: httpx.AsyncClient, auth: dict) -> None:
+async def test_batch_keeps_good_items_when_one_is_bad(
+    client: httpx.AsyncClient, auth: dict
+) -> None:
     good_a, good_b = item(), item(channel="review", score_type="stars", score=5)
     bad = item(score=11)
     response = await client.post(URL, json={"items": [good_a, bad, good_b, good_a]}, headers=auth)
@@ -72,8 +77,12 @@ async def test_batch_limit_and_shape(client: httpx.AsyncClient, auth: dict) -> N
     assert response.json()["error"]["details"][0]["loc"] == ["body", "items"]
     assert "at most 1000 items" in response.json()["error"]["message"]
 
-    for body, loc in (({"items": []}, ["body", "items"]), ({"items": "x"}, ["body", "items"]),
-                      ({"items": [item()], "extra": 1}, ["body", "extra"]), ([item()], ["body"])):
+    for body, loc in (
+        ({"items": []}, ["body", "items"]),
+        ({"items": "x"}, ["body", "items"]),
+        ({"items": [item()], "extra": 1}, ["body", "extra"]),
+        ([item()], ["body"]),
+    ):
         response = await client.post(URL, json=body, headers=auth)
         assert response.status_code == 422, body
         assert response.json()["error"]["details"][0]["loc"] == loc
@@ -101,7 +110,9 @@ async def test_auth_is_required_and_scoped(client: httpx.AsyncClient, db) -> Non
         assert response.json()["error"]["code"] in ("unauthorized", "forbidden")
         assert message in response.json()["error"]["message"]
     assert (await client.get(URL)).status_code == 401
-    assert (await client.get(URL, headers={"Authorization": f"Bearer {read_only.key}"})).status_code == 200
+    assert (
+        await client.get(URL, headers={"Authorization": f"Bearer {read_only.key}"})
+    ).status_code == 200
 
 
 async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, auth: dict) -> None:
@@ -134,7 +145,8 @@ async def test_unknown_item_and_route_are_404(client: httpx.AsyncClient, auth: d
         "error": {"code": "not_found", "message": "no feedback with id 999999", "details": None}
     }
     nowhere = await client.get("/api/v1/nowhere")
-    assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
+    assert nowhere.status_code == 404
+    assert nowhere.json()["error"]["code"] == "not_found"
 
 
 async def test_healthz(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]

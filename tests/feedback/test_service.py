@@ -36,9 +36,32 @@ def test_concurrent_writers_store_each_item_once(db) -> None:  # type: ignore[no
 
 def test_customer_details_merge_and_newest_win(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
-        ingest(session, raw_items=[item(customer={"ref": "c1", "name": "Ana", "attributes": {"plan": "free", "country": "BR"}})])
+        ingest(
+            session,
+            raw_items=[
+                item(
+                    customer={
+                        "ref": "c1",
+                        "name": "Ana",
+                        "attributes": {"plan": "free", "country": "BR"},
+                    }
+                )
+            ],
+        )
     with session_scope(db.engine) as session:
-        ingest(session, raw_items=[item(customer={"ref": "c1", "email": "Ana@Example.com", "segment": "smb", "attributes": {"plan": "pro"}})])
+        ingest(
+            session,
+            raw_items=[
+                item(
+                    customer={
+                        "ref": "c1",
+                        "email": "Ana@Example.com",
+                        "segment": "smb",
+                        "attributes": {"plan": "pro"},
+                    }
+                )
+            ],
+        )
     with session_scope(db.engine) as session:
         customer = session.exec(select(Customer)).one()
     assert (customer.name, customer.email, customer.segment) == ("Ana", "ana@example.com", "smb")
@@ -47,7 +70,13 @@ def test_customer_details_merge_and_newest_win(db) -> None:  # type: ignore[no-u
 
 def test_customer_by_email_only_is_keyed_by_lowercased_email(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
-        ingest(session, raw_items=[item(customer={"email": "Bo@Example.com"}), item(customer={"email": "bo@example.com"})])
+        ingest(
+            session,
+            raw_items=[
+                item(customer={"email": "Bo@Example.com"}),
+                item(customer={"email": "bo@example.com"}),
+            ],
+        )
     with session_scope(db.engine) as session:
         customers = session.exec(select(Customer)).all()
         feedback_customers = set(session.exec(select(Feedback.customer_id)).all())
@@ -57,7 +86,10 @@ def test_customer_by_email_only_is_keyed_by_lowercased_email(db) -> None:  # typ
 
 def test_same_external_id_in_two_sources_is_two_items(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
-        summary = ingest(session, raw_items=[item(source="a", external_id="1"), item(source="b", external_id="1")])
+        summary = ingest(
+            session,
+            raw_items=[item(source="a", external_id="1"), item(source="b", external_id="1")],
+        )
     assert summary.created == 2
 
 
@@ -71,5 +103,11 @@ def test_new_sources_get_the_callers_kind(db) -> None:  # type: ignore[no-untype
 def test_non_object_items_are_rejected_in_place(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
         summary = ingest(session, raw_items=[item(), "text", 3, None, item()])
-    assert [r.status for r in summary.results] == ["created", "rejected", "rejected", "rejected", "created"]
+    assert [r.status for r in summary.results] == [
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+    ]
     assert summary.results[1].errors[0].message == "an item must be a JSON object"  # type: ignore[index]

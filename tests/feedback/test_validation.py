@@ -45,16 +45,48 @@ BAD_ITEMS = [
     ("metadata too big", {"metadata": {"k": "v" * 70_000}}, ["body", "metadata"], "64 KiB"),
     ("answers not object", {"answers": "yes"}, ["body", "answers"], "valid dictionary"),
     ("answers with NUL", {"answers": {"q": "a\x00"}}, ["body", "answers"], "NUL"),
-    ("customer without id", {"customer": {"name": "Ana"}}, ["body", "customer"], "`ref` or an `email`"),
-    ("customer email bad", {"customer": {"email": "not-an-email"}}, ["body", "customer", "email"], "email"),
-    ("customer unknown field", {"customer": {"ref": "c", "age": 3}}, ["body", "customer", "age"], "Extra inputs"),
-    ("customer segment long", {"customer": {"ref": "c", "segment": "s" * 101}}, ["body", "customer", "segment"], "at most 100"),
-    ("customer attributes list", {"customer": {"ref": "c", "attributes": [1]}}, ["body", "customer", "attributes"], "valid dictionary"),
-    ("unknown field", {"sentiment": "positive"}, ["body", "sentiment"], "Extra inputs are not permitted"),
+    (
+        "customer without id",
+        {"customer": {"name": "Ana"}},
+        ["body", "customer"],
+        "`ref` or an `email`",
+    ),
+    (
+        "customer email bad",
+        {"customer": {"email": "not-an-email"}},
+        ["body", "customer", "email"],
+        "email",
+    ),
+    (
+        "customer unknown field",
+        {"customer": {"ref": "c", "age": 3}},
+        ["body", "customer", "age"],
+        "Extra inputs",
+    ),
+    (
+        "customer segment long",
+        {"customer": {"ref": "c", "segment": "s" * 101}},
+        ["body", "customer", "segment"],
+        "at most 100",
+    ),
+    (
+        "customer attributes list",
+        {"customer": {"ref": "c", "attributes": [1]}},
+        ["body", "customer", "attributes"],
+        "valid dictionary",
+    ),
+    (
+        "unknown field",
+        {"sentiment": "positive"},
+        ["body", "sentiment"],
+        "Extra inputs are not permitted",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "overrides", "loc", "fragment"), BAD_ITEMS, ids=[c[0] for c in BAD_ITEMS])
+@pytest.mark.parametrize(
+    ("case", "overrides", "loc", "fragment"), BAD_ITEMS, ids=[c[0] for c in BAD_ITEMS]
+)
 async def test_bad_item_is_rejected_with_its_field(
     client: httpx.AsyncClient, auth: dict, case: str, overrides: dict, loc: list, fragment: str
 ) -> None:
@@ -69,9 +101,19 @@ async def test_bad_item_is_rejected_with_its_field(
 GOOD_VARIANTS = [
     ("channel upper case", {"channel": "REVIEW"}, "channel", "review"),
     ("score as string", {"score": "9"}, "score", 9),
-    ("naive time is UTC", {"created_at": "2026-10-01T08:30:00"}, "created_at", "2026-10-01T08:30:00Z"),
+    (
+        "naive time is UTC",
+        {"created_at": "2026-10-01T08:30:00"},
+        "created_at",
+        "2026-10-01T08:30:00Z",
+    ),
     ("date only", {"created_at": "2026-10-01"}, "created_at", "2026-10-01T00:00:00Z"),
-    ("offset time", {"created_at": "2026-10-01T10:30:00+02:00"}, "created_at", "2026-10-01T08:30:00Z"),
+    (
+        "offset time",
+        {"created_at": "2026-10-01T10:30:00+02:00"},
+        "created_at",
+        "2026-10-01T08:30:00Z",
+    ),
     ("blank text is absent", {"text": "   "}, "text", None),
     ("text trimmed", {"text": "  late  "}, "text", "late"),
     ("customer shorthand", {"customer": "cus_9"}, "customer", "cus_9"),
@@ -80,7 +122,9 @@ GOOD_VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize(("case", "overrides", "field", "expected"), GOOD_VARIANTS, ids=[c[0] for c in GOOD_VARIANTS])
+@pytest.mark.parametrize(
+    ("case", "overrides", "field", "expected"), GOOD_VARIANTS, ids=[c[0] for c in GOOD_VARIANTS]
+)
 async def test_lenient_input_is_normalised(
     client: httpx.AsyncClient, auth: dict, case: str, overrides: dict, field: str, expected: object
 ) -> None:

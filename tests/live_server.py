@@ -1,0 +1,75 @@
+"""A real `feedback-hub serve` process on a free port, for browser and end-to-end tests."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CLI = [sys.executable, "-m", "hub.cli"]
+
+
+@dataclass
+class LiveServer:
+    """Where the server listens, and an ingest+read key for it."""
+
+    base_url: str
+    key: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_server(workdir: Path, *, demo: bool = False) -> Iterator[LiveServer]:
+    """Start the hub on a fresh SQLite file in ``workdir``; stop it afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": f"sqlite:///{workdir / 'hub.db'}",
+        "HUB_LOG_LEVEL": "warning",
+    }
+    created = subprocess.run(
+        [*CLI, "keys", "create", "--name", "e2e", "--scope", "ingest", "--scope", "read", "--json"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = json.loads(created.stdout)["key"]
+    log = workdir / "serve.log"
+    args = [*CLI, "serve", "--port", str(port), *(["--demo"] if demo else [])]
+    with log.open("w") as out:
+        process = subprocess.Popen(args, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url, process, log)
+        yield LiveServer(base_url, key, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen, log: Path) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not come up in 60 s:\n{log.read_text()}")

@@ -1,0 +1,41 @@
+"""HTML pages through the ASGI app: escaping, filters and the dev-only guard."""
+
+import httpx
+import pytest
+
+from hub.app import create_app
+from hub.config import Settings
+from tests.factories import item
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_inbox_escapes_and_filters(client: httpx.AsyncClient, auth: dict) -> None:
+    items = [
+        item(source="web", text="<b>bold</b> & <script>x()</script>"),
+        item(source="app", channel="review", score_type="stars", score=4, text="fine"),
+    ]
+    await client.post("/api/v1/feedback", json={"items": items}, headers=auth)
+    page = await client.get("/feedback")
+    assert page.status_code == 200
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;x()&lt;/script&gt;" in page.text
+    assert "<script>x()" not in page.text
+    filtered = await client.get("/feedback", params={"channel": "review", "score_type": ""})
+    assert "fine" in filtered.text and "bold" not in filtered.text
+    unknown_choice = await client.get("/feedback", params={"channel": "fax"})
+    assert unknown_choice.status_code == 200 and "fine" in unknown_choice.text
+
+
+async def test_home_redirects_to_the_inbox(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert (response.status_code, response.headers["location"]) == (303, "/feedback")
+
+
+async def test_pages_are_refused_in_prod_until_sign_in_exists(db) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=db.url, env="prod", secret_key="k" * 48)
+    app = create_app(settings, engine=db.engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/feedback")
+        assert response.status_code == 403
+        assert "HUB_ENV=dev" in response.json()["error"]["message"]
+        assert (await c.get("/healthz")).status_code == 200

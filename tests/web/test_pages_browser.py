@@ -1,0 +1,129 @@
+"""Pages in real headless Chromium against a real server; screenshots go to artifacts/."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.live_server import LiveServer, live_server
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
+HOSTILE = [
+    "<script>window.__pwned = 1</script>",
+    '<img src=x onerror="window.__pwned = 2">',
+    '"><svg onload="window.__pwned=3">',
+    "{{ 7*7 }} {% raw %}",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("live"), demo=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def test_docs_load_offline_and_list_the_api(server: LiveServer, page: Page) -> None:
+    page.goto(f"{server.base_url}/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/v1/feedback" in path for path in paths)
+    _shot(page, "docs")
+
+
+def test_inbox_shows_demo_feedback_and_filters(server: LiveServer, page: Page) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{server.base_url}/")
+    assert page.url.endswith("/feedback")
+    assert page.locator("article.item").count() == 50
+    assert page.get_by_text("Older feedback").is_visible()
+    _shot(page, "inbox")
+
+    page.select_option("select[name=channel]", "review")
+    page.fill("input[name=q]", "crash")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    items = page.locator("article.item")
+    assert items.count() > 0
+    for text in items.locator(".channel-review").all_inner_texts():
+        assert text == "review"
+    assert all("crash" in t.lower() for t in items.all_inner_texts())
+    _shot(page, "inbox-filtered")
+    assert errors == []
+
+
+def test_hostile_feedback_text_is_shown_as_text_and_never_runs(
+    server: LiveServer, page: Page
+) -> None:
+    items = [
+        {
+            "source": "xss",
+            "external_id": f"x{n}",
+            "channel": "social",
+            "text": payload,
+            "title": payload,
+            "author": payload,
+        }
+        for n, payload in enumerate(HOSTILE)
+    ]
+    response = httpx.post(
+        f"{server.base_url}/api/v1/feedback",
+        json={"items": items},
+        headers={"Authorization": f"Bearer {server.key}"},
+    )
+    assert response.json()["created"] == len(HOSTILE)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{server.base_url}/feedback?source=xss")
+    texts = page.locator("article.item .text").all_inner_texts()
+    assert sorted(texts) == sorted(HOSTILE)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("article.item script, article.item img, article.item svg").count() == 0
+    assert dialogs == []
+    _shot(page, "inbox-hostile")
+
+
+def test_pages_send_a_strict_csp(server: LiveServer) -> None:
+    response = httpx.get(f"{server.base_url}/feedback")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["x-frame-options"] == "DENY"

@@ -1,0 +1,1 @@
+"""Server-rendered web UI (jinja2, autoescaped, strict CSP, no inline script)."""

@@ -1,0 +1,82 @@
+"""HTML pages. They call hub services; the domain never imports web."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from hub.errors import Forbidden
+from hub.feedback.models import Channel, ScoreType
+from hub.feedback.queries import FeedbackFilters, list_feedback
+from hub.http.deps import SessionDep, SettingsDep
+from hub.sources.service import list_sources
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True),  # feedback text is untrusted: escape always
+)
+templates = Jinja2Templates(env=environment)
+
+
+def _dev_only(settings: SettingsDep) -> None:
+    """Until sign-in exists, pages that show feedback are served only in dev mode."""
+    if settings.env != "dev":
+        raise Forbidden(
+            "the web UI has no sign-in yet, so it is served only with HUB_ENV=dev "
+            "on a trusted network; use the API with a key"
+        )
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_dev_only)])
+E = TypeVar("E", bound=StrEnum)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    """The inbox is the start page."""
+    return RedirectResponse("/feedback", status_code=303)
+
+
+@router.get("/feedback", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    session: SessionDep,
+    source: str | None = None,
+    channel: str | None = None,
+    score_type: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """Every feedback item, newest first, with filters."""
+    filters = FeedbackFilters(
+        source=source or None,
+        channel=_choice(Channel, channel),
+        score_type=_choice(ScoreType, score_type),
+        q=q or None,
+    )
+    page = list_feedback(session, filters=filters, cursor=cursor, limit=50)
+    context = {
+        "page": page,
+        "filters": filters,
+        "sources": list_sources(session),
+        "channels": list(Channel),
+        "score_types": list(ScoreType),
+        "now": datetime.now(UTC),
+    }
+    return templates.TemplateResponse(request, "inbox.html", context)
+
+
+def _choice(enum: type[E], value: str | None) -> E | None:
+    """A filter form's choice; empty or unknown means "any"."""
+    try:
+        return enum(value) if value else None
+    except ValueError:
+        return None
