@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,6 @@ CHUNK = 1000
 CUSTOMERS = 2000
 ANCHOR = datetime(2025, 6, 30, tzinfo=UTC)  # fixed, so the data set is reproducible
 SPREAD = timedelta(days=90)
-ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "feedback-hub"
 console = Console()
 
@@ -49,6 +49,14 @@ WORDS_TEXT = (
     "account password reset email notification spam sync offline battery dark mode "
     "please fix thanks again really very quite never always sometimes after before"
 )
+SCORE_TYPES: dict[str, list[str | None]] = {
+    "survey": ["nps", "nps", "csat", "ces"],
+    "rating": ["stars", "thumbs"],
+    "review": ["stars"],
+    "ticket": ["csat", None],
+    "social": [None],
+}
+SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "stars": (1, 5), "thumbs": (0, 1)}
 SYLLABLES = "ka lo mi ne su ta ri po be da fe gu hi jo lu ma no pe qu ra se ti vo wa xe yu zo"
 
 
@@ -78,26 +86,20 @@ def make_text(rng: random.Random, words: Sequence[str]) -> str:
     target = rng.randint(50, 400)
     parts: list[str] = []
     size = 0
-    while size < target:
+    while size <= target:  # size counts a separator after each sentence
         sentence = " ".join(rng.choices(words, k=rng.randint(4, 14))).capitalize() + "."
         parts.append(sentence)
         size += len(sentence) + 1
-    return " ".join(parts)[:target].rstrip() or "ok"
+    text = " ".join(parts)[:target]
+    return text[:-1] + "." if text.endswith(" ") else text  # exactly `target` characters
 
 
 def make_score(rng: random.Random, channel: str) -> tuple[str, int] | None:
     """A score type and an in-range score that suit the channel (or none)."""
-    kinds = {
-        "survey": ["nps", "nps", "csat", "ces"],
-        "rating": ["stars", "thumbs"],
-        "review": ["stars"],
-        "ticket": ["csat", None],
-        "social": [None],
-    }[channel]
-    kind = rng.choice(kinds)
+    kind = rng.choice(SCORE_TYPES[channel])
     if kind is None:
         return None
-    low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "stars": (1, 5)}.get(kind, (0, 1))
+    low, high = SCORE_RANGES[kind]
     return kind, rng.randint(low, high)
 
 
@@ -178,7 +180,7 @@ def time_hub_import(db: Path, jsonl: Path, count: int) -> Timing:
 
 def count_rows(db: Path, table: str) -> int:
     """Rows in ``table``."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
 
 
@@ -212,7 +214,7 @@ def read_rows(conn: sqlite3.Connection, table: str, *, drop: Sequence[str] = ())
 
 def time_raw_insert(source_db: Path, db: Path) -> Timing:
     """Time executemany of the hub's final rows into a fresh database, committing per chunk."""
-    with sqlite3.connect(source_db) as conn:
+    with closing(sqlite3.connect(source_db)) as conn:
         # Feedback ids are left to the database, as the hub does; the few parent rows keep theirs
         # so that feedback.customer_id / source_id point at the same rows.
         tables = [
@@ -220,7 +222,6 @@ def time_raw_insert(source_db: Path, db: Path) -> Timing:
             read_rows(conn, "customer"),
             read_rows(conn, "feedback", drop=["id"]),
         ]
-    conn.close()
     migrated_sqlite(db)
     raw = connect_raw(db)
     try:
@@ -336,11 +337,20 @@ def time_api_paths(workdir: Path, count: int) -> list[Timing]:
         wait_healthy(base, server)
         single = time_api(base, key, api_items(count, "api1", SEED + 1), clients=1)
         double = time_api(base, key, api_items(count, "api2", SEED + 2), clients=2)
+    except BaseException:
+        console.print(f"[red]API run failed[/red]; server log tail:\n{log_tail(workdir)}")
+        raise
     finally:
         stop(server)
         log.close()
     assert count_rows(db, "feedback") == 2 * count
     return [single, double]
+
+
+def log_tail(workdir: Path, lines: int = 30) -> str:
+    """The last lines the server wrote."""
+    text = (workdir / "server.log").read_text(encoding="utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
