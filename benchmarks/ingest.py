@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.feedback.importer import import_file
-from hub.store.engine import make_engine
+from hub.store.engine import SQLITE_PRAGMAS, make_engine
 from hub.store.migrate import upgrade
 
 SEED = 20240917
@@ -187,9 +187,8 @@ def count_rows(db: Path, table: str) -> int:
 def connect_raw(db: Path) -> sqlite3.Connection:
     """A stdlib connection with the hub's pragmas."""
     conn = sqlite3.connect(db)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(pragma)
     return conn
 
 

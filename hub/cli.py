@@ -18,7 +18,8 @@ from hub.auth.service import create_key, list_keys, revoke_key
 from hub.config import get_settings
 from hub.demo.loader import load_demo
 from hub.errors import HubError
-from hub.feedback.importer import count_records, import_file
+from hub.feedback.importer import ImportReport, count_records, import_file
+from hub.feedback.models import IngestSummary
 from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import downgrade, upgrade
 
@@ -67,7 +68,7 @@ def serve(
     settings = get_settings()
     with _database() as engine:
         if demo:
-            _print_summary("demo", load_demo(engine).model_dump())
+            _print_summary("demo", load_demo(engine))
     console.print(
         f"Feedback Hub on http://{host or settings.host}:{port or settings.port}  "
         f"(API docs: /docs, database: {engine.dialect.name})"
@@ -125,7 +126,7 @@ def import_(
                 )
     except HubError as exc:
         raise _fail(exc) from exc
-    _print_summary(file.name, vars(report))
+    _print_summary(file.name, report)
     if report.rejects_path:
         err_console.print(f"rejected lines and their reasons: {report.rejects_path}")
 
@@ -134,7 +135,7 @@ def import_(
 def demo() -> None:
     """Load the multilingual demo data set (idempotent)."""
     with _database() as engine:
-        _print_summary("demo", load_demo(engine).model_dump())
+        _print_summary("demo", load_demo(engine))
 
 
 @keys_app.command("create")
@@ -189,10 +190,10 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id")]) -> 
     console.print(f"key {key.id} ({key.name}) revoked")
 
 
-def _print_summary(what: str, counts: dict[str, object]) -> None:
+def _print_summary(what: str, counts: IngestSummary | ImportReport) -> None:
     console.print(
-        f"{what}: [green]{counts['created']} created[/green], "
-        f"{counts['duplicate']} duplicate, [red]{counts['rejected']} rejected[/red]"
+        f"{what}: [green]{counts.created} created[/green], "
+        f"{counts.duplicate} duplicate, [red]{counts.rejected} rejected[/red]"
     )
 
 

@@ -1,9 +1,11 @@
 """The Customer table and its schemas."""
 
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
@@ -27,13 +29,29 @@ class Customer(SQLModel, table=True):
     updated_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+@lru_cache(maxsize=65_536)
+def normalised_email(value: str) -> str:
+    """A syntactically valid address, normalised; cached because customers repeat in batches."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+
+
+Email = Annotated[
+    str,
+    Field(max_length=320, json_schema_extra={"format": "email"}),
+    AfterValidator(normalised_email),
+]
+
+
 class CustomerIn(BaseModel):
     """A customer as an ingested item names them: ``ref`` or ``email`` identifies them."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     ref: str | None = Field(default=None, min_length=1, max_length=255)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: Email | None = None
     name: str | None = Field(default=None, max_length=200)
     segment: str | None = Field(default=None, max_length=100)
     attributes: dict[str, Any] | None = None
@@ -47,7 +65,7 @@ class CustomerIn(BaseModel):
     @property
     def key(self) -> str:
         """The identity this customer is stored under."""
-        return self.ref or str(self.email).lower()
+        return self.ref or str(self.email)
 
 
 class CustomerPublic(BaseModel):

@@ -1,13 +1,18 @@
 """Finding, creating and updating customers named by ingested items."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from hub.customers.models import Customer, CustomerIn
 from hub.store.types import utcnow
-from hub.store.upsert import insert_rows_ignoring_conflicts
+from hub.store.upsert import insert_new_rows, lock_for_writing
+
+DETAILS = ("email", "name", "segment")
 
 
 def resolve_customer_ids(session: Session, *, customers: Sequence[CustomerIn]) -> dict[str, int]:
@@ -17,43 +22,44 @@ def resolve_customer_ids(session: Session, *, customers: Sequence[CustomerIn]) -
         latest[customer.key] = _merged(latest.get(customer.key), customer)
     if not latest:
         return {}
-    existing = {
-        row.external_ref: row
-        for row in session.exec(select(Customer).where(col(Customer.external_ref).in_(latest)))
-    }
-    now = utcnow()
-    new_rows = [
-        _new_row(key, latest[key], now) for key in sorted(latest) if key not in existing
-    ]  # sorted: one lock order for concurrent writers
+    lock_for_writing(session)
     table = Customer.__table__  # type: ignore[attr-defined]
-    insert_rows_ignoring_conflicts(
-        session, table, new_rows, conflict_on=["external_ref"], returning=["id"]
-    )
-    for key, row in existing.items():
-        _apply_details(row, latest[key], now)
-    ids = {key: row.id for key, row in existing.items() if row.id is not None}
-    missing = [key for key in latest if key not in ids]
-    if missing:
+    columns = [table.c[name] for name in ("external_ref", "id", *DETAILS, "attributes")]
+    query = sa_select(*columns).where(col(Customer.external_ref).in_(latest))
+    existing = {row[0]: tuple(row) for row in session.execute(query)}
+    now = utcnow()
+    new_rows = [_new_row(key, latest[key], now) for key in sorted(latest) if key not in existing]
+    insert_new_rows(session, table, new_rows, key=["external_ref"])
+    for ref, customer_id, *stored in existing.values():
+        changes = _changes(dict(zip((*DETAILS, "attributes"), stored, strict=True)), latest[ref])
+        if changes:
+            session.execute(
+                update(Customer)
+                .where(col(Customer.id) == customer_id)
+                .values(**changes, updated_at=now)
+            )
+    ids = {ref: row[1] for ref, row in existing.items()}
+    if new_rows:
         query = select(Customer.external_ref, Customer.id).where(
-            col(Customer.external_ref).in_(missing)
+            col(Customer.external_ref).in_([row["external_ref"] for row in new_rows])
         )
-        ids |= {ref: customer_id for ref, customer_id in session.exec(query) if customer_id}
+        ids |= {ref: customer_id for ref, customer_id in session.exec(query)}
     return ids
 
 
 def _merged(earlier: CustomerIn | None, later: CustomerIn) -> CustomerIn:
-    if earlier is None:
+    if earlier is None or earlier == later:
         return later
-    data = earlier.model_dump(exclude_none=True) | later.model_dump(exclude_none=True)
+    update_ = later.model_dump(exclude_none=True)
     if earlier.attributes and later.attributes:
-        data["attributes"] = earlier.attributes | later.attributes
-    return CustomerIn.model_validate(data)
+        update_["attributes"] = earlier.attributes | later.attributes
+    return earlier.model_copy(update=update_)
 
 
-def _new_row(key: str, given: CustomerIn, now: Any) -> dict[str, Any]:
+def _new_row(key: str, given: CustomerIn, now: datetime) -> dict[str, Any]:
     return {
         "external_ref": key,
-        "email": str(given.email).lower() if given.email else None,
+        "email": given.email,
         "name": given.name,
         "segment": given.segment,
         "attributes": given.attributes or {},
@@ -62,20 +68,15 @@ def _new_row(key: str, given: CustomerIn, now: Any) -> dict[str, Any]:
     }
 
 
-def _apply_details(row: Customer, given: CustomerIn, now: Any) -> None:
+def _changes(stored: dict[str, Any], given: CustomerIn) -> dict[str, Any]:
     """Newer non-empty details win; attributes are merged key by key."""
-    changes: dict[str, Any] = {}
-    if given.email and str(given.email).lower() != row.email:
-        changes["email"] = str(given.email).lower()
-    if given.name and given.name != row.name:
-        changes["name"] = given.name
-    if given.segment and given.segment != row.segment:
-        changes["segment"] = given.segment
+    changes = {
+        field: getattr(given, field)
+        for field in DETAILS
+        if getattr(given, field) and getattr(given, field) != stored[field]
+    }
     if given.attributes:
-        merged = row.attributes | given.attributes
-        if merged != row.attributes:
+        merged = stored["attributes"] | given.attributes
+        if merged != stored["attributes"]:
             changes["attributes"] = merged
-    if changes:
-        for field, value in changes.items():
-            setattr(row, field, value)
-        row.updated_at = now  # the row is loaded in the session: the flush writes it
+    return changes

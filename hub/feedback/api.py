@@ -4,8 +4,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from hub.errors import InvalidInput
 from hub.feedback.models import (
@@ -52,12 +53,12 @@ def ingest_feedback(
     session: SessionDep,
     settings: SettingsDep,
     _key: IngestKey,
-) -> JSONResponse:
+) -> Response:
     """Store one item (201 new, 200 already stored) or a batch `{"items": [...]}` (200)."""
     if isinstance(payload, dict) and "items" in payload:
         items = _batch_items(payload, limit=settings.max_batch_items)
         summary = ingest(session, raw_items=items)
-        return JSONResponse(summary.model_dump(mode="json", exclude_none=True))
+        return Response(orjson.dumps(summary), media_type="application/json")
     if not isinstance(payload, dict):
         raise InvalidInput(
             'the body must be a JSON object: one item, or {"items": [...]}',

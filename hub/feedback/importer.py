@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
 from sqlalchemy import Engine
 
 from hub.errors import InvalidInput
@@ -28,7 +29,7 @@ class ImportReport:
     rejects: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Line:
     """One input record: its line number, the raw text (for the rejects file) and the item."""
 
@@ -81,16 +82,12 @@ def count_records(path: Path) -> int:
 def read_jsonl(handle: TextIO) -> Iterator[Line]:
     """One item per non-blank line; a line that is not a JSON object is an error line."""
     for number, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
         try:
-            item = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Line(
-                number, text.rstrip("\n"), error=f"not valid JSON: {exc.msg} at column {exc.colno}"
-            )
-            continue
-        yield Line(number, text.rstrip("\n"), item=item)
+            yield Line(number, text, item=orjson.loads(text))
+        except orjson.JSONDecodeError as exc:
+            if text.strip():
+                message = f"not valid JSON: {exc.msg} at column {exc.colno}"
+                yield Line(number, text.rstrip("\n"), error=message)
 
 
 def read_csv(handle: TextIO) -> Iterator[Line]:
@@ -162,8 +159,12 @@ def _import_chunk(
         if result.status == "rejected":
             line = parsed[result.index]
             report.rejects.append(
-                {"line": line.number, "errors": _reasons(result), "input": line.raw}
+                {"line": line.number, "errors": _reasons(result), "input": _as_given(line.raw)}
             )
+
+
+def _as_given(raw: Any) -> Any:
+    return raw.rstrip("\n") if isinstance(raw, str) else raw
 
 
 def _reasons(result: IngestResult) -> list[str]:

@@ -1,11 +1,12 @@
 """Ingest (validate, normalise, idempotent upsert) and reading of feedback."""
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+import orjson
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
@@ -20,7 +21,7 @@ from hub.feedback.models import (
 )
 from hub.sources.service import resolve_source_ids
 from hub.store.types import utcnow
-from hub.store.upsert import insert_rows_ignoring_conflicts
+from hub.store.upsert import insert_new_rows, lock_for_writing
 
 Key = tuple[int, str]  # (source_id, external_id)
 
@@ -99,56 +100,58 @@ def store_items(
     """Upsert valid items idempotently on (source, external_id); a re-send is a duplicate."""
     if not items:
         return []
+    lock_for_writing(session)
     source_ids = resolve_source_ids(session, names={a.item.source for a in items}, kind=source_kind)
     customer_ids = resolve_customer_ids(
         session, customers=[a.item.customer for a in items if a.item.customer]
     )
-    stored = _stored_by_key(
-        session, {(source_ids[a.item.source], a.item.external_id) for a in items}
-    )
+    keyed = [((source_ids[a.item.source], a.item.external_id), a) for a in items]
+    stored = _stored_by_key(session, {key for key, _ in keyed})
+    now = utcnow()
     rows: dict[Key, dict[str, Any]] = {}
     first_index: dict[Key, int] = {}  # a key sent twice in one batch: the first one is created
-    for accepted in items:
-        key = (source_ids[accepted.item.source], accepted.item.external_id)
+    for key, accepted in keyed:
         if key not in stored and key not in rows:
             customer = accepted.item.customer
-            rows[key] = _row(
-                accepted.item, key[0], customer_ids[customer.key] if customer else None
-            )
+            customer_id = customer_ids[customer.key] if customer else None
+            rows[key] = _row(accepted.item, key[0], customer_id, now)
             first_index[key] = accepted.index
     table = Feedback.__table__  # type: ignore[attr-defined]
-    inserted = insert_rows_ignoring_conflicts(
-        session,
-        table,
-        [rows[key] for key in sorted(rows)],  # one lock order for all writers: no deadlocks
-        conflict_on=["source_id", "external_id"],
-        returning=["id", "source_id", "external_id"],
-    )
-    created = {(row.source_id, row.external_id): row.id for row in inserted}
-    raced = set(rows) - created.keys()  # inserted by a concurrent writer since we looked
-    stored |= _stored_by_key(session, raced)
+    # One lock order for every writer (sorted keys), so concurrent batches cannot deadlock.
+    ordered = [rows[key] for key in sorted(rows)]
+    created = insert_new_rows(session, table, ordered, key=["source_id", "external_id"])
     for key, feedback_id in created.items():
         stored[key] = (feedback_id, rows[key]["content_hash"])
-    return [_result(a, source_ids, created, first_index, stored) for a in items]
+    raced = set(rows) - created.keys()  # PostgreSQL: inserted by a concurrent writer meanwhile
+    if raced:
+        stored |= _stored_by_key(session, raced)
+    return [_result(key, a, created, first_index, stored) for key, a in keyed]
 
 
 def _result(
+    key: Key,
     accepted: Accepted,
-    source_ids: dict[str, int],
     created: dict[Key, int],
     first_index: dict[Key, int],
     stored: dict[Key, tuple[int, str]],
 ) -> IngestResult:
     item = accepted.item
-    key = (source_ids[item.source], item.external_id)
-    common = {"index": accepted.index, "source": item.source, "external_id": item.external_id}
-    if key in created and first_index[key] == accepted.index:
-        return IngestResult(status="created", id=created[key], **common)
     stored_id, stored_hash = stored[key]
+    status: Literal["created", "duplicate"] = "duplicate"
     note = None
-    if stored_hash != item.content_hash():
-        note = "already stored with different content; the stored item is kept"
-    return IngestResult(status="duplicate", id=stored_id, note=note, **common)
+    if key in created and first_index[key] == accepted.index:
+        status = "created"
+    else:
+        if stored_hash != item.content_hash():
+            note = "already stored with different content; the stored item is kept"
+    return IngestResult(
+        index=accepted.index,
+        status=status,
+        id=stored_id,
+        source=item.source,
+        external_id=item.external_id,
+        note=note,
+    )
 
 
 def _stored_by_key(session: Session, keys: set[Key]) -> dict[Key, tuple[int, str]]:
@@ -167,8 +170,9 @@ def _stored_by_key(session: Session, keys: set[Key]) -> dict[Key, tuple[int, str
     return found
 
 
-def _row(item: FeedbackIn, source_id: int, customer_id: int | None) -> dict[str, Any]:
-    now = utcnow()
+def _row(
+    item: FeedbackIn, source_id: int, customer_id: int | None, now: datetime
+) -> dict[str, Any]:
     return {
         "source_id": source_id,
         "external_id": item.external_id,
@@ -192,8 +196,8 @@ def _row(item: FeedbackIn, source_id: int, customer_id: int | None) -> dict[str,
 
 def _derived_external_id(raw: dict[str, Any]) -> str:
     """A stable id for an imported line that has none, so re-imports find it again."""
-    encoded = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
-    return "sha256:" + hashlib.sha256(encoded.encode()).hexdigest()[:32]
+    encoded = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str)
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()[:32]
 
 
 def _str_or_none(value: Any) -> str | None:

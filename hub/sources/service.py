@@ -7,12 +7,13 @@ from sqlmodel import Session, col, select
 from hub.errors import NotFound
 from hub.sources.models import Source, SourcePublic
 from hub.store.types import utcnow
-from hub.store.upsert import insert_rows_ignoring_conflicts
+from hub.store.upsert import insert_new_rows, lock_for_writing
 
 
 def resolve_source_ids(session: Session, *, names: Iterable[str], kind: str) -> dict[str, int]:
     """Ids of the named sources, creating missing ones as ``kind`` (safe under concurrency)."""
     wanted = set(names)
+    lock_for_writing(session)
     found = _ids_by_name(session, wanted)
     missing = wanted - found.keys()
     if missing:
@@ -28,7 +29,7 @@ def resolve_source_ids(session: Session, *, names: Iterable[str], kind: str) -> 
             for name in sorted(missing)
         ]
         table = Source.__table__  # type: ignore[attr-defined]
-        insert_rows_ignoring_conflicts(session, table, rows, conflict_on=["name"], returning=["id"])
+        insert_new_rows(session, table, rows, key=["name"])
         found |= _ids_by_name(session, missing)
     return found
 

@@ -10,8 +10,9 @@ from sqlalchemy.engine import Dialect
 # BIGINT on PostgreSQL; plain INTEGER on SQLite, where only that is an alias of the rowid.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
-# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
-JsonValue = JSON().with_variant(JSONB(), "postgresql")
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite. Python None is SQL NULL
+# (not the JSON text 'null'), so `IS NULL` finds absent values.
+JsonValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
