@@ -123,6 +123,7 @@ def import_(
                     source=source,
                     chunk_size=chunk_size,
                     on_progress=lambda n: progress.advance(task, n),
+                    parallel=None,
                 )
     except HubError as exc:
         raise _fail(exc) from exc

@@ -1,5 +1,6 @@
 """The Customer table and its schemas."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -66,6 +67,21 @@ class CustomerIn(BaseModel):
     def key(self) -> str:
         """The identity this customer is stored under."""
         return self.ref or str(self.email)
+
+    def details(self) -> "CustomerDetails":
+        """The plain values the store needs."""
+        return CustomerDetails(self.key, self.email, self.name, self.segment, self.attributes)
+
+
+@dataclass(slots=True, frozen=True)
+class CustomerDetails:
+    """A validated customer reduced to plain values (cheap to pickle across processes)."""
+
+    key: str
+    email: str | None = None
+    name: str | None = None
+    segment: str | None = None
+    attributes: dict[str, Any] | None = None
 
 
 class CustomerPublic(BaseModel):

@@ -1,6 +1,7 @@
 """Finding, creating and updating customers named by ingested items."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -8,20 +9,40 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from hub.customers.models import Customer, CustomerIn
+from hub.customers.models import Customer, CustomerDetails
 from hub.store.types import utcnow
 from hub.store.upsert import insert_new_rows, lock_for_writing
 
 DETAILS = ("email", "name", "segment")
 
 
-def resolve_customer_ids(session: Session, *, customers: Sequence[CustomerIn]) -> dict[str, int]:
-    """Ids by customer key; missing customers are created, known ones take the newer details."""
-    latest: dict[str, CustomerIn] = {}
+def resolve_customer_ids(
+    session: Session,
+    *,
+    customers: Sequence[CustomerDetails],
+    seen: dict[str, tuple[int, CustomerDetails]] | None = None,
+) -> dict[str, int]:
+    """Ids by customer key; missing customers are created, known ones take the newer details.
+
+    ``seen`` carries what earlier batches of one import resolved, so customers that recur
+    unchanged are not read again batch after batch.
+    """
+    latest: dict[str, CustomerDetails] = {}
     for customer in customers:  # later items in a batch carry the newer details
         latest[customer.key] = _merged(latest.get(customer.key), customer)
-    if not latest:
-        return {}
+    if seen is None:
+        seen = {}
+    ids = {
+        key: seen[key][0] for key, given in latest.items() if seen.get(key, (0, None))[1] == given
+    }
+    latest = {key: given for key, given in latest.items() if key not in ids}
+    if latest:
+        ids |= _resolve(session, latest)
+        seen |= {key: (ids[key], given) for key, given in latest.items()}
+    return ids
+
+
+def _resolve(session: Session, latest: dict[str, CustomerDetails]) -> dict[str, int]:
     lock_for_writing(session)
     table = Customer.__table__  # type: ignore[attr-defined]
     columns = [table.c[name] for name in ("external_ref", "id", *DETAILS, "attributes")]
@@ -47,16 +68,17 @@ def resolve_customer_ids(session: Session, *, customers: Sequence[CustomerIn]) -
     return ids
 
 
-def _merged(earlier: CustomerIn | None, later: CustomerIn) -> CustomerIn:
+def _merged(earlier: CustomerDetails | None, later: CustomerDetails) -> CustomerDetails:
     if earlier is None or earlier == later:
         return later
-    update_ = later.model_dump(exclude_none=True)
+    newer = {name: getattr(later, name) for name in DETAILS if getattr(later, name) is not None}
+    attributes = later.attributes or earlier.attributes
     if earlier.attributes and later.attributes:
-        update_["attributes"] = earlier.attributes | later.attributes
-    return earlier.model_copy(update=update_)
+        attributes = earlier.attributes | later.attributes
+    return replace(earlier, **newer, attributes=attributes)
 
 
-def _new_row(key: str, given: CustomerIn, now: datetime) -> dict[str, Any]:
+def _new_row(key: str, given: CustomerDetails, now: datetime) -> dict[str, Any]:
     return {
         "external_ref": key,
         "email": given.email,
@@ -68,7 +90,7 @@ def _new_row(key: str, given: CustomerIn, now: datetime) -> dict[str, Any]:
     }
 
 
-def _changes(stored: dict[str, Any], given: CustomerIn) -> dict[str, Any]:
+def _changes(stored: dict[str, Any], given: CustomerDetails) -> dict[str, Any]:
     """Newer non-empty details win; attributes are merged key by key."""
     changes = {
         field: getattr(given, field)

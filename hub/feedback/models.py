@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -150,6 +151,12 @@ CleanText = AfterValidator(_text)
 JsonObject = Annotated[dict[str, Any] | None, AfterValidator(_bounded_json)]
 
 
+@lru_cache(maxsize=1)
+def _future_horizon(_second: int) -> datetime:
+    """The latest acceptable ``created_at``, recomputed once a second."""
+    return utcnow() + FUTURE_TOLERANCE
+
+
 def _max(length: int) -> StringConstraints:
     return StringConstraints(max_length=length)
 
@@ -188,7 +195,7 @@ class FeedbackIn(BaseModel):
         if self.created_at is not None:
             if self.created_at.tzinfo is None:  # naive timestamps are taken as UTC
                 self.created_at = self.created_at.replace(tzinfo=UTC)
-            if self.created_at.timestamp() > time.time() + FUTURE_TOLERANCE.total_seconds():
+            if self.created_at > _future_horizon(int(time.time())):
                 raise ValueError("`created_at` is more than a day in the future")
         return self
 

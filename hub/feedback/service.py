@@ -3,13 +3,13 @@
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from hub.customers.models import CustomerDetails
 from hub.customers.service import resolve_customer_ids
 from hub.feedback.models import (
     Feedback,
@@ -26,19 +26,47 @@ from hub.store.upsert import insert_new_rows, lock_for_writing
 Key = tuple[int, str]  # (source_id, external_id)
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """An item that passed validation, with its position in the input."""
+@dataclass(slots=True)
+class PreparedItem:
+    """An item that passed validation, reduced to plain values: ready to store, cheap to pickle.
+
+    ``values`` are its feedback columns except those the store fills (ids, ``received_at``).
+    """
 
     index: int
-    item: FeedbackIn
+    source: str
+    external_id: str
+    customer: CustomerDetails | None
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, index: int, item: FeedbackIn) -> "PreparedItem":
+        """Prepare a validated item found at ``index`` of its batch."""
+        values = {
+            "external_id": item.external_id,
+            "channel": item.channel._value_,  # _value_: a plain attribute, unlike .value
+            "text": item.text,
+            "title": item.title,
+            "score_type": item.score_type._value_ if item.score_type else None,
+            "score": item.score,
+            "answers": item.answers,
+            "author": item.author,
+            "url": item.url,
+            "created_at": item.created_at,
+            "metadata": item.metadata,
+            "content_hash": item.content_hash(),
+            "nlp_state": NlpState.pending._value_,
+            "nlp_attempts": 0,
+        }
+        customer = item.customer.details() if item.customer else None
+        return cls(index, item.source, item.external_id, customer, values)
 
 
 def validate_items(
     raw_items: Sequence[Any], *, default_source: str | None = None, derive_external_id: bool = False
-) -> tuple[list[Accepted], list[IngestResult]]:
+) -> tuple[list[PreparedItem], list[IngestResult]]:
     """Split raw items into valid ones and rejections that name each bad field."""
-    accepted: list[Accepted] = []
+    accepted: list[PreparedItem] = []
     rejected: list[IngestResult] = []
     for index, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
@@ -51,7 +79,7 @@ def validate_items(
         if derive_external_id and not data.get("external_id"):
             data["external_id"] = _derived_external_id(raw)
         try:
-            accepted.append(Accepted(index, FeedbackIn.model_validate(data)))
+            accepted.append(PreparedItem.of(index, FeedbackIn.model_validate(data)))
         except ValidationError as exc:
             rejected.append(
                 IngestResult(
@@ -95,63 +123,60 @@ def ingest(
 
 
 def store_items(
-    session: Session, *, items: Sequence[Accepted], source_kind: str = "api"
+    session: Session,
+    *,
+    items: Sequence[PreparedItem],
+    source_kind: str = "api",
+    seen_customers: dict[str, tuple[int, CustomerDetails]] | None = None,
 ) -> list[IngestResult]:
-    """Upsert valid items idempotently on (source, external_id); a re-send is a duplicate."""
+    """Upsert valid items idempotently on (source, external_id); a re-send is a duplicate.
+
+    ``seen_customers`` lets a multi-batch import skip re-reading customers it already resolved.
+    """
     if not items:
         return []
     lock_for_writing(session)
-    source_ids = resolve_source_ids(session, names={a.item.source for a in items}, kind=source_kind)
+    source_ids = resolve_source_ids(session, names={i.source for i in items}, kind=source_kind)
     customer_ids = resolve_customer_ids(
-        session, customers=[a.item.customer for a in items if a.item.customer]
+        session, customers=[i.customer for i in items if i.customer], seen=seen_customers
     )
-    keyed = [((source_ids[a.item.source], a.item.external_id), a) for a in items]
-    stored = _stored_by_key(session, {key for key, _ in keyed})
+    keyed = [((source_ids[i.source], i.external_id), i) for i in items]
     now = utcnow()
     rows: dict[Key, dict[str, Any]] = {}
     first_index: dict[Key, int] = {}  # a key sent twice in one batch: the first one is created
-    for key, accepted in keyed:
-        if key not in stored and key not in rows:
-            customer = accepted.item.customer
-            customer_id = customer_ids[customer.key] if customer else None
-            rows[key] = _row(accepted.item, key[0], customer_id, now)
-            first_index[key] = accepted.index
+    for key, item in keyed:
+        if key not in rows:
+            customer_id = customer_ids[item.customer.key] if item.customer else None
+            row = rows[key] = item.values  # completed in place: the prepared item is ours
+            row["source_id"] = key[0]
+            row["customer_id"] = customer_id
+            row["created_at"] = row["created_at"] or now
+            row["received_at"] = now
+            first_index[key] = item.index
     table = Feedback.__table__  # type: ignore[attr-defined]
     # One lock order for every writer (sorted keys), so concurrent batches cannot deadlock.
     ordered = [rows[key] for key in sorted(rows)]
     created = insert_new_rows(session, table, ordered, key=["source_id", "external_id"])
-    for key, feedback_id in created.items():
-        stored[key] = (feedback_id, rows[key]["content_hash"])
-    raced = set(rows) - created.keys()  # PostgreSQL: inserted by a concurrent writer meanwhile
-    if raced:
-        stored |= _stored_by_key(session, raced)
-    return [_result(key, a, created, first_index, stored) for key, a in keyed]
+    stored = {key: (feedback_id, rows[key]["content_hash"]) for key, feedback_id in created.items()}
+    stored |= _stored_by_key(session, set(rows) - created.keys())  # sent before (or raced)
+    return [_result(key, item, created, first_index, stored) for key, item in keyed]
 
 
 def _result(
     key: Key,
-    accepted: Accepted,
+    item: PreparedItem,
     created: dict[Key, int],
     first_index: dict[Key, int],
     stored: dict[Key, tuple[int, str]],
 ) -> IngestResult:
-    item = accepted.item
     stored_id, stored_hash = stored[key]
     status: Literal["created", "duplicate"] = "duplicate"
     note = None
-    if key in created and first_index[key] == accepted.index:
+    if key in created and first_index[key] == item.index:
         status = "created"
-    else:
-        if stored_hash != item.content_hash():
-            note = "already stored with different content; the stored item is kept"
-    return IngestResult(
-        index=accepted.index,
-        status=status,
-        id=stored_id,
-        source=item.source,
-        external_id=item.external_id,
-        note=note,
-    )
+    elif stored_hash != item.values["content_hash"]:
+        note = "already stored with different content; the stored item is kept"
+    return IngestResult(item.index, status, stored_id, item.source, item.external_id, note)
 
 
 def _stored_by_key(session: Session, keys: set[Key]) -> dict[Key, tuple[int, str]]:
@@ -168,30 +193,6 @@ def _stored_by_key(session: Session, keys: set[Key]) -> dict[Key, tuple[int, str
             assert feedback_id is not None
             found[(source_id, external_id)] = (feedback_id, content_hash)
     return found
-
-
-def _row(
-    item: FeedbackIn, source_id: int, customer_id: int | None, now: datetime
-) -> dict[str, Any]:
-    return {
-        "source_id": source_id,
-        "external_id": item.external_id,
-        "channel": item.channel.value,
-        "text": item.text,
-        "title": item.title,
-        "score_type": item.score_type.value if item.score_type else None,
-        "score": item.score,
-        "answers": item.answers,
-        "author": item.author,
-        "customer_id": customer_id,
-        "url": item.url,
-        "created_at": item.created_at or now,
-        "received_at": now,
-        "metadata": item.metadata,
-        "content_hash": item.content_hash(),
-        "nlp_state": NlpState.pending.value,
-        "nlp_attempts": 0,
-    }
 
 
 def _derived_external_id(raw: dict[str, Any]) -> str:

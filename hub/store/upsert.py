@@ -2,12 +2,13 @@
 
 PostgreSQL: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` tells which rows this call inserted;
 concurrent writers are fine. SQLite allows one writer at a time, so callers take the write lock
-first (:func:`lock_for_writing`); then no row can be raced, a plain ``executemany`` — several
-times faster than SQLAlchemy's per-row parameter handling — inserts every new row, and the new
-rows are exactly those above the highest id seen before.
+first (:func:`lock_for_writing`); then a plain ``executemany`` with ``ON CONFLICT DO NOTHING`` —
+several times faster than SQLAlchemy's per-row parameter handling — inserts the new rows, and
+they are exactly the rows above the highest id seen before (no other writer can add one).
 """
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
@@ -22,8 +23,12 @@ def lock_for_writing(session: Session) -> None:
 
     Between checking which keys exist and inserting, no other writer can then add one.
     """
-    if _is_sqlite(session):
-        # Any write statement takes the lock, even one that changes nothing.
+    if not _is_sqlite(session):
+        return
+    driver = session.connection().connection.driver_connection
+    # sqlite3 opens a transaction only before a write, which takes the lock: if one is open,
+    # the lock is already ours. Otherwise any write statement takes it, even a no-op.
+    if not driver.in_transaction:  # type: ignore[union-attr]
         session.execute(text("UPDATE source SET id = id WHERE 0"))
 
 
@@ -51,13 +56,10 @@ def _sqlite_insert_all(
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(_insert_sql(table, names, key), _encoded(session, table, names, rows))
-        inserted = cursor.rowcount
     finally:
         cursor.close()
-    if inserted != len(rows):  # only possible without lock_for_writing: refuse to guess
-        raise RuntimeError(f"{len(rows) - inserted} rows of {table.name} were written concurrently")
     query = select(table.c.id, *(table.c[name] for name in key)).where(table.c.id > highest_before)
-    return {tuple(row[1:]): row[0] for row in session.execute(query)}
+    return {tuple(row[1:]): row[0] for row in session.execute(query).all()}
 
 
 def _insert_sql(table: Table, names: Sequence[str], key: Sequence[str]) -> str:
@@ -75,23 +77,20 @@ def _encoded(
 ) -> list[list[Any]]:
     """Row values as the driver takes them, through each column type's own bind processor."""
     dialect = session.get_bind().dialect
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    ]
-    encode = [(index, p) for index, p in enumerate(processors) if p is not None]
-    last: dict[int, tuple[Any, Any]] = {}  # a batch shares values (received_at): encode once
-    values = []
-    for row in rows:
-        value = [row[name] for name in names]
-        for index, processor in encode:
-            given = value[index]
-            seen = last.get(index)
-            if seen is not None and seen[0] is given:
-                value[index] = seen[1]
-            else:
-                value[index] = processor(given)
-                last[index] = (given, value[index])
-        values.append(value)
+    values = [list(row) for row in map(itemgetter(*names), rows)]
+    for index, name in enumerate(names):
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is None:
+            continue
+        given: Any = None
+        encoded: Any = None
+        for value in values:  # column by column; a value shared by the batch is encoded once
+            current = value[index]
+            if current is None:  # NULL for every type here (JSON columns store None as NULL)
+                continue
+            if current is not given:
+                given, encoded = current, processor(current)
+            value[index] = encoded
     return values
 
 

@@ -171,3 +171,52 @@ def test_chunks_commit_separately(cli_env: Path, db) -> None:  # type: ignore[no
     assert "25 created" in result.output
     with session_scope(db.engine) as session:
         assert session.exec(select(func.count()).select_from(Feedback)).one() == 25
+
+
+def test_parallel_import_matches_the_inline_one(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
+    from hub.feedback.importer import import_file
+
+    lines = [
+        json.dumps(
+            {
+                "external_id": str(n),
+                "channel": "review",
+                "score_type": "stars",
+                "score": 1 + n % 5,
+                "text": f"review {n}",
+                "customer": f"cus_{n % 7}",
+            }
+        )
+        for n in range(2_500)
+    ]
+    lines[1234] = '{"external_id": "broken"'
+    path = _write_jsonl(cli_env / "big.jsonl", lines)
+    report = import_file(db.engine, path, source="s", chunk_size=500, parallel=True)
+    assert (report.created, report.duplicate, report.rejected) == (2_499, 0, 1)
+    assert report.rejects[0]["line"] == 1235
+    again = import_file(db.engine, path, source="s", chunk_size=500, parallel=False)
+    assert (again.created, again.duplicate, again.rejected) == (0, 2_499, 1)
+    assert len(_rows(db)) == 2_499
+
+
+def test_byte_order_mark_and_invalid_utf8(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
+    good = json.dumps({"external_id": "1", "channel": "social", "text": "olá"}).encode()
+    path = cli_env / "bom.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + good
+        + b"\n"
+        + b'{"external_id": "2", "channel": "social", "text": "\xff"}\n'
+    )
+    result = runner.invoke(app, ["import", str(path), "--source", "s"])
+    assert "1 created, 0 duplicate, 1 rejected" in result.output
+    rejects = (cli_env / "bom.jsonl.rejected.jsonl").read_text(encoding="utf-8")
+    assert "not valid JSON" in rejects
+
+    csv_path = cli_env / "latin1.csv"
+    csv_path.write_bytes(
+        "external_id,channel,text\n1,social,ok\n2,social,caf\xe9\n".encode("latin-1")
+    )
+    result = runner.invoke(app, ["import", str(csv_path), "--source", "s"])
+    assert result.exit_code == 2
+    assert "not UTF-8" in result.output
