@@ -103,7 +103,7 @@ def _few_gc_passes() -> Iterator[None]:
 
     An import allocates millions of short-lived, acyclic objects (parsed lines, models, rows);
     at the default threshold the cyclic collector runs every 700 allocations and its older
-    generations rescan every live object, which cost ~10% of import time when measured.
+    generations rescan every live object (profiled: parsing took twice as long with it).
     """
     threshold = gc.get_threshold()
     gc.freeze()  # what was alive before the import is not rescanned
@@ -116,7 +116,7 @@ def _few_gc_passes() -> Iterator[None]:
 
 
 def file_format(path: Path) -> str:
-    """ "jsonl" or "csv", from the file name."""
+    """Whether a file is "jsonl" or "csv", by its name; anything else is refused."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"

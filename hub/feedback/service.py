@@ -1,4 +1,4 @@
-"""Ingest (validate, normalise, idempotent upsert) and reading of feedback."""
+"""Ingest: validate and normalise items, then upsert them idempotently on (source, external_id)."""
 
 import hashlib
 from collections.abc import Sequence
@@ -73,11 +73,11 @@ def validate_items(
             errors = [ItemError(loc=[], message="an item must be a JSON object")]
             rejected.append(IngestResult(index=index, status="rejected", errors=errors))
             continue
-        data = dict(raw)
-        if default_source is not None and not data.get("source"):
-            data["source"] = default_source
-        if derive_external_id and not data.get("external_id"):
-            data["external_id"] = _derived_external_id(raw)
+        data = raw
+        if default_source is not None and not raw.get("source"):
+            data = {**data, "source": default_source}
+        if derive_external_id and not raw.get("external_id"):
+            data = {**data, "external_id": _derived_external_id(raw)}
         try:
             accepted.append(PreparedItem.of(index, FeedbackIn.model_validate(data)))
         except ValidationError as exc:
