@@ -66,8 +66,9 @@ def ingest_feedback(
         )
     result = ingest(session, raw_items=[payload]).results[0]
     if result.status == "rejected":
-        details = [{"loc": ["body", *e.loc], "message": e.message} for e in result.errors or []]
-        summary_text = "; ".join(f"{_path(d['loc'])}: {d['message']}" for d in details)
+        errors = result.errors or []
+        details = [{"loc": ["body", *e.loc], "message": e.message} for e in errors]
+        summary_text = "; ".join(_described(e.loc, e.message) for e in errors)
         raise InvalidInput(f"invalid feedback item: {summary_text}", details=details)
     assert result.id is not None
     stored = get_feedback(session, feedback_id=result.id)
@@ -140,5 +141,6 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _path(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc)
+def _described(field_path: Sequence[Any], message: str) -> str:
+    """``customer.email: not valid``, or the bare message for errors about the whole item."""
+    return f"{'.'.join(str(p) for p in field_path)}: {message}" if field_path else message
