@@ -10,6 +10,7 @@ from sqlmodel import Session
 from hub.auth.models import ApiKey, Scope
 from hub.auth.service import authenticate
 from hub.config import Settings
+from hub.store.engine import session_scope
 
 
 def get_settings(request: Request) -> Settings:
@@ -20,13 +21,8 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(request.app.state.engine) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
