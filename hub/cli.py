@@ -4,6 +4,8 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +28,10 @@ from hub.store.migrate import downgrade, upgrade
 app = typer.Typer(help="Feedback Hub: collect, understand and act on customer feedback.")
 db_app = typer.Typer(help="Database schema migrations.")
 keys_app = typer.Typer(help="API keys for machines (widgets, collectors, scripts).")
+nlp_app = typer.Typer(help="Language, sentiment and topics of feedback.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(nlp_app, name="nlp")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -62,7 +66,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="API processes (PostgreSQL only for >1)")] = 1,
     demo: Annotated[bool, typer.Option(help="Load the demo data set first")] = False,
 ) -> None:
-    """Migrate the database, then serve the API and web UI."""
+    """Migrate the database, then serve the API and web UI (and a worker, unless disabled)."""
     import uvicorn
 
     settings = get_settings()
@@ -73,14 +77,61 @@ def serve(
         f"Feedback Hub on http://{host or settings.host}:{port or settings.port}  "
         f"(API docs: /docs, database: {engine.dialect.name})"
     )
-    uvicorn.run(
-        "hub.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
+    worker = _start_worker_process() if settings.worker_in_serve else None
+    try:
+        uvicorn.run(
+            "hub.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.join(timeout=30)
+
+
+def _start_worker_process() -> "BaseProcess":
+    """The enrichment worker beside the API, in a process of its own (the API stays light)."""
+    from multiprocessing import get_context
+
+    from hub.enrichment.worker import run_until_signalled
+
+    process = get_context("spawn").Process(
+        target=run_until_signalled, name="feedback-hub-worker", daemon=True
     )
+    process.start()
+    return process
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Stop when nothing is pending")] = False,
+) -> None:
+    """Run an enrichment worker: language (then sentiment, topics) for pending feedback."""
+    from hub.enrichment.worker import run_until_signalled
+
+    with _database():
+        pass  # migrate first, like every command that touches the schema
+    run_until_signalled(once=once)
+
+
+@nlp_app.command("reprocess")
+def nlp_reprocess(
+    since: Annotated[
+        datetime | None, typer.Option(help="Only feedback created at or after (UTC)")
+    ] = None,
+) -> None:
+    """Send feedback back to the workers (after a model change)."""
+    from hub.enrichment.service import reprocess
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with _database() as engine, session_scope(engine) as session:
+        count = reprocess(session, since=since)
+    console.print(f"{count} items queued for enrichment")
 
 
 @db_app.command("upgrade")

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 (refused outside dev)
@@ -23,6 +23,28 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)
+    nlp_languages: str = "en,es,pt,fr,de,it"
+    worker_in_serve: bool = True
+    worker_batch_size: int = Field(default=64, ge=1, le=10_000)
+    worker_lease_seconds: float = Field(default=300, gt=0)
+    worker_max_attempts: int = Field(default=3, ge=1)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("nlp_languages")
+    @classmethod
+    def _language_codes(cls, value: str) -> str:
+        codes = [code.strip().lower() for code in value.split(",") if code.strip()]
+        bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
+        if not codes or bad:
+            raise ValueError(
+                f"expected comma-separated ISO 639-1 codes like en,es,pt (got {value!r})"
+            )
+        return ",".join(codes)
+
+    @property
+    def language_codes(self) -> list[str]:
+        """``HUB_NLP_LANGUAGES`` as a list."""
+        return self.nlp_languages.split(",")
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_dev(self) -> "Settings":

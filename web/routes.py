@@ -52,6 +52,7 @@ def inbox(
     source: str | None = None,
     channel: str | None = None,
     score_type: str | None = None,
+    language: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
@@ -60,6 +61,7 @@ def inbox(
         source=source or None,
         channel=_choice(Channel, channel),
         score_type=_choice(ScoreType, score_type),
+        language=language or None,
         q=q or None,
     )
     page = list_feedback(session, filters=filters, cursor=cursor, limit=50)
@@ -69,6 +71,7 @@ def inbox(
         "sources": list_sources(session),
         "channels": list(Channel),
         "score_types": list(ScoreType),
+        "languages": [*request.app.state.settings.language_codes, "unknown"],
         "now": datetime.now(UTC),
     }
     return templates.TemplateResponse(request, "inbox.html", context)

@@ -109,6 +109,10 @@ class Feedback(SQLModel, table=True):
     nlp_state: str = SQLField(default=NlpState.pending, max_length=16, index=True)
     nlp_attempts: int = 0
     nlp_model: str | None = SQLField(default=None, max_length=200)
+    nlp_error: str | None = SQLField(default=None, sa_type=Text)
+    # A worker's claim: who holds the item and until when (a crashed worker's claim expires).
+    nlp_lease_owner: str | None = SQLField(default=None, max_length=64)
+    nlp_lease_until: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
 
 
 def _text(value: str) -> str | None:

@@ -1,6 +1,7 @@
 """Pages in real headless Chromium against a real server; screenshots go to artifacts/."""
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +128,23 @@ def test_pages_send_a_strict_csp(server: LiveServer) -> None:
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_serve_runs_a_worker_and_the_inbox_filters_by_language(
+    server: LiveServer, page: Page
+) -> None:
+    auth = {"Authorization": f"Bearer {server.key}"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listing = httpx.get(
+            f"{server.base_url}/api/v1/feedback", params={"language": "pt"}, headers=auth
+        )
+        if listing.json()["items"]:
+            break
+        time.sleep(0.5)
+    assert listing.json()["items"], "the worker started by `serve` detected no Portuguese"
+    page.goto(f"{server.base_url}/feedback?language=pt")
+    chips = page.locator("article.item header .chip").all_inner_texts()
+    assert "pt" in chips
+    assert "en" not in chips and "es" not in chips
+    _shot(page, "inbox-portuguese")

@@ -1,0 +1,1 @@
+"""Enrichment: background workers claim pending feedback, run the NLP pipeline, store results."""

@@ -1,0 +1,119 @@
+"""Leases on pending feedback: claim a batch, write its results, record failures.
+
+A claim sets an owner and an expiry. PostgreSQL workers claim with ``FOR UPDATE SKIP LOCKED`` so
+they never wait on each other; SQLite runs the claim as one UPDATE (it has one writer). A worker
+that dies leaves its claim to expire, and only the current owner can write results, so a slow
+worker whose lease was taken over writes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlmodel import Session
+
+from hub.feedback.models import Feedback, NlpState
+from hub.store.types import utcnow
+
+FEEDBACK: Table = Feedback.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed item: its id, what to analyse, and how many times it was claimed so far."""
+
+    id: int
+    text: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An item the pipeline could not process."""
+
+    id: int
+    error: str
+    attempts: int
+
+
+def claim_batch(session: Session, *, owner: str, size: int, lease: timedelta) -> list[Claimed]:
+    """Claim up to ``size`` pending items (oldest first) whose earlier claim, if any, expired."""
+    now = utcnow()
+    c = FEEDBACK.c
+    claimable = (
+        select(c.id)
+        .where(c.nlp_state == NlpState.pending.value)
+        .where(or_(c.nlp_lease_until.is_(None), c.nlp_lease_until < now))
+        .order_by(c.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite runs one writer anyway
+    )
+    statement = (
+        update(FEEDBACK)
+        .where(c.id.in_(claimable.scalar_subquery()))
+        .values(nlp_lease_owner=owner, nlp_lease_until=now + lease, nlp_attempts=c.nlp_attempts + 1)
+        .returning(c.id, c.title, c.text, c.nlp_attempts)
+    )
+    rows = session.execute(statement).all()
+    return sorted(
+        (Claimed(row.id, _analysed_text(row.title, row.text), row.nlp_attempts) for row in rows),
+        key=lambda claimed: claimed.id,
+    )
+
+
+def write_results(
+    session: Session, *, owner: str, model: str, results: dict[int, dict[str, object]]
+) -> int:
+    """Store results of items this owner still holds; returns how many were written."""
+    if not results:
+        return 0
+    c = FEEDBACK.c
+    columns = sorted({column for values in results.values() for column in values})
+    statement = (
+        update(FEEDBACK)
+        .where(and_(c.id == bindparam("item_id"), c.nlp_lease_owner == owner))
+        .values(
+            {
+                **{column: bindparam(f"v_{column}") for column in columns},
+                "nlp_state": NlpState.done.value,
+                "nlp_model": model,
+                "nlp_error": None,
+                "nlp_lease_owner": None,
+                "nlp_lease_until": None,
+            }
+        )
+    )
+    parameters = [
+        {"item_id": item_id, **{f"v_{column}": values.get(column) for column in columns}}
+        for item_id, values in results.items()
+    ]
+    return session.connection().execute(statement, parameters).rowcount
+
+
+def record_failures(
+    session: Session,
+    *,
+    owner: str,
+    failures: list[Failure],
+    max_attempts: int,
+    retry_after: timedelta,
+) -> None:
+    """Failed items are retried after ``retry_after``, or marked failed after ``max_attempts``."""
+    c = FEEDBACK.c
+    now = utcnow()
+    for failure in failures:
+        final = failure.attempts >= max_attempts
+        session.execute(
+            update(FEEDBACK)
+            .where(and_(c.id == failure.id, c.nlp_lease_owner == owner))
+            .values(
+                nlp_state=NlpState.failed.value if final else NlpState.pending.value,
+                nlp_error=failure.error[:2000],
+                nlp_lease_owner=None,
+                nlp_lease_until=None if final else now + retry_after * failure.attempts,
+            )
+        )
+
+
+def _analysed_text(title: str | None, text: str | None) -> str:
+    return ". ".join(part for part in (title, text) if part)
