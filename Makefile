@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := chromium chromium-driver docker-compose fonts-dejavu-core fon
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,transformers]'
 	touch $@
 
 install: $(STAMP)

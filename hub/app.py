@@ -16,6 +16,7 @@ from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.store.engine import make_engine
+from hub.topics.api import router as topics_router
 from web.routes import STATIC as WEB_STATIC
 from web.routes import router as web_router
 from web.security import SecurityHeaders
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn])
     app.include_router(feedback_router)
+    app.include_router(topics_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)

@@ -24,6 +24,7 @@ from hub.feedback.importer import ImportReport, count_records, import_file
 from hub.feedback.models import IngestSummary
 from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import downgrade, upgrade
+from hub.topics.service import seed_topics
 
 app = typer.Typer(help="Feedback Hub: collect, understand and act on customer feedback.")
 db_app = typer.Typer(help="Database schema migrations.")
@@ -71,6 +72,8 @@ def serve(
 
     settings = get_settings()
     with _database() as engine:
+        with session_scope(engine) as session:
+            seed_topics(session)
         if demo:
             _print_summary("demo", load_demo(engine))
     console.print(
@@ -187,6 +190,8 @@ def import_(
 def demo() -> None:
     """Load the multilingual demo data set (idempotent)."""
     with _database() as engine:
+        with session_scope(engine) as session:
+            seed_topics(session)
         _print_summary("demo", load_demo(engine))
 
 

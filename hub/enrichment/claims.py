@@ -90,6 +90,13 @@ def write_results(
     return session.connection().execute(statement, parameters).rowcount
 
 
+def still_owned(session: Session, *, owner: str, ids: list[int]) -> list[int]:
+    """Which of ``ids`` this owner still holds (a lease may have expired and moved on)."""
+    c = FEEDBACK.c
+    query = select(c.id).where(c.id.in_(ids), c.nlp_lease_owner == owner)
+    return [row.id for row in session.execute(query)]
+
+
 def record_failures(
     session: Session,
     *,

@@ -16,10 +16,20 @@ from threading import Event
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from hub.config import Settings, get_settings
-from hub.enrichment.claims import Claimed, Failure, claim_batch, record_failures, write_results
+from hub.enrichment.claims import (
+    Claimed,
+    Failure,
+    claim_batch,
+    record_failures,
+    still_owned,
+    write_results,
+)
+from hub.enrichment.pipeline import PipelineLoader
 from hub.store.engine import make_engine, session_scope
+from hub.topics.service import seed_topics, store_model_topics
 
 if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is loaded
     from nlp.pipeline import Enrichment, Pipeline
@@ -27,21 +37,16 @@ if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is loaded
 log = logging.getLogger(__name__)
 
 
-def load_pipeline(settings: Settings) -> "Pipeline":
-    """The configured pipeline; imports the NLP stack (only workers call this)."""
-    from nlp.language import LinguaDetector
-    from nlp.pipeline import Pipeline
-
-    return Pipeline(language=LinguaDetector(settings.language_codes))
-
-
 @dataclass
 class Worker:
-    """One worker: ``run`` loops until stopped; ``run_once`` handles one batch."""
+    """One worker: ``run`` loops until stopped; ``run_once`` handles one batch.
+
+    ``pipelines`` gives the pipeline to use for the next batch (it may change with the taxonomy).
+    """
 
     engine: Engine
-    pipeline: "Pipeline"
     settings: Settings
+    pipelines: Callable[[Session], "Pipeline"]
     owner: str = ""
 
     def __post_init__(self) -> None:
@@ -49,7 +54,7 @@ class Worker:
 
     def run(self, stop: Event) -> None:
         """Process batches until ``stop`` is set, waiting a little when nothing is pending."""
-        log.info("worker %s started (%s)", self.owner, self.pipeline.version)
+        log.info("worker %s started", self.owner)
         while not stop.is_set():
             if self.run_once() == 0:
                 stop.wait(self.settings.worker_poll_seconds)
@@ -59,15 +64,24 @@ class Worker:
         """Claim, enrich and store one batch; returns how many items were claimed."""
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
         with session_scope(self.engine) as session:
+            pipeline = self.pipelines(session)
             claimed = claim_batch(
                 session, owner=self.owner, size=self.settings.worker_batch_size, lease=lease
             )
         if not claimed:
             return 0
-        results, failures = self._enrich(claimed)
+        enriched, failures = self._enrich(pipeline, claimed)
         with session_scope(self.engine) as session:
+            owned = still_owned(session, owner=self.owner, ids=list(enriched))
+            store_model_topics(
+                session,
+                assigned={i: [(t.key, t.confidence) for t in enriched[i].topics] for i in owned},
+            )
             written = write_results(
-                session, owner=self.owner, model=self.pipeline.version, results=results
+                session,
+                owner=self.owner,
+                model=pipeline.version,
+                results={i: {"language": e.language} for i, e in enriched.items()},
             )
             record_failures(
                 session,
@@ -76,33 +90,28 @@ class Worker:
                 max_attempts=self.settings.worker_max_attempts,
                 retry_after=timedelta(seconds=self.settings.worker_poll_seconds * 10),
             )
-        log.info(
-            "enriched %d, failed %d, lost lease on %d",
-            written,
-            len(failures),
-            len(results) - written,
-        )
+        lost = len(enriched) - written
+        log.info("enriched %d, failed %d, lost lease on %d", written, len(failures), lost)
         return len(claimed)
 
-    def _enrich(self, claimed: list[Claimed]) -> tuple[dict[int, dict[str, object]], list[Failure]]:
+    @staticmethod
+    def _enrich(
+        pipeline: "Pipeline", claimed: list[Claimed]
+    ) -> tuple[dict[int, "Enrichment"], list[Failure]]:
         """The whole batch at once; if that fails, item by item to isolate the bad ones."""
         try:
-            enriched = self.pipeline.enrich([item.text for item in claimed])
-            return {item.id: _columns(e) for item, e in zip(claimed, enriched, strict=True)}, []
+            enriched = pipeline.enrich([item.text for item in claimed])
+            return dict(zip((item.id for item in claimed), enriched, strict=True)), []
         except Exception:
             log.exception("batch of %d failed; retrying item by item", len(claimed))
-        results: dict[int, dict[str, object]] = {}
+        results: dict[int, Enrichment] = {}
         failures: list[Failure] = []
         for item in claimed:
             try:
-                results[item.id] = _columns(self.pipeline.enrich([item.text])[0])
+                results[item.id] = pipeline.enrich([item.text])[0]
             except Exception as exc:
                 failures.append(Failure(item.id, f"{type(exc).__name__}: {exc}", item.attempts))
         return results, failures
-
-
-def _columns(enrichment: "Enrichment") -> dict[str, object]:
-    return {"language": enrichment.language}
 
 
 def run_until_signalled(settings: Settings | None = None, *, once: bool = False) -> None:
@@ -112,7 +121,9 @@ def run_until_signalled(settings: Settings | None = None, *, once: bool = False)
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     engine = make_engine(settings.database_url, pool_size=2)
-    worker = Worker(engine, load_pipeline(settings), settings)
+    with session_scope(engine) as session:
+        seed_topics(session)
+    worker = Worker(engine, settings, PipelineLoader(settings))
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _setter(stop))

@@ -25,6 +25,7 @@ from sqlmodel import Field as SQLField
 
 from hub.customers.models import CustomerIn, CustomerPublic
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
+from hub.topics.models import AssignedTopic
 
 MAX_TEXT_CHARS = 20_000
 MAX_JSON_BYTES = 64 * 1024
@@ -231,6 +232,7 @@ class FeedbackPublic(BaseModel):
     sentiment: str | None
     sentiment_score: float | None
     nlp_state: NlpState
+    topics: list[AssignedTopic] = []
 
 
 class FeedbackPage(BaseModel):

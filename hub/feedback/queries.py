@@ -21,6 +21,7 @@ from hub.feedback.models import (
     ScoreType,
 )
 from hub.sources.models import Source
+from hub.topics.service import topics_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def list_feedback(
         )
     query = query.order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
     rows = session.exec(query.limit(limit + 1)).all()
-    items = [_public(*row) for row in rows[:limit]]
+    items = _with_topics(session, [_public(*row) for row in rows[:limit]])
     next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
     return FeedbackPage(items=items, next_cursor=next_cursor)
 
@@ -65,7 +66,7 @@ def get_feedback(session: Session, *, feedback_id: int) -> FeedbackPublic:
     row = session.exec(_base_query().where(Feedback.id == feedback_id)).first()
     if row is None:
         raise NotFound(f"no feedback with id {feedback_id}")
-    return _public(*row)
+    return _with_topics(session, [_public(*row)])[0]
 
 
 def count_feedback(session: Session) -> int:
@@ -151,6 +152,13 @@ def _public(feedback: Feedback, source_name: str, customer: Customer | None) -> 
         sentiment_score=feedback.sentiment_score,
         nlp_state=NlpState(feedback.nlp_state),
     )
+
+
+def _with_topics(session: Session, items: list[FeedbackPublic]) -> list[FeedbackPublic]:
+    topics = topics_of(session, feedback_ids=[item.id for item in items])
+    for item in items:
+        item.topics = topics.get(item.id, [])
+    return items
 
 
 def _customer_public(customer: Customer) -> CustomerPublic:

@@ -48,3 +48,4 @@ def require_key(scope: Scope) -> Callable[..., ApiKey]:
 
 IngestKey = Annotated[ApiKey, Depends(require_key(Scope.ingest))]
 ReadKey = Annotated[ApiKey, Depends(require_key(Scope.read))]
+AdminKey = Annotated[ApiKey, Depends(require_key(Scope.admin))]

@@ -6,7 +6,8 @@ from hub.auth.models import ApiKey
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
 from hub.sources.models import Source
+from hub.topics.models import FeedbackTopic, Topic
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiKey", "Customer", "Feedback", "Source", "metadata"]
+__all__ = ["ApiKey", "Customer", "Feedback", "FeedbackTopic", "Source", "Topic", "metadata"]

@@ -5,22 +5,28 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from hub.cli import app as cli
 from hub.config import Settings
-from hub.enrichment.worker import Worker, load_pipeline
+from hub.enrichment.worker import Worker
 from hub.feedback.models import Feedback
 from hub.feedback.service import ingest
 from hub.store.engine import session_scope
+from nlp.language import LinguaDetector
 from nlp.pipeline import Pipeline
 from tests.factories import item
+
+
+def _language_only(settings: Settings) -> Callable[[Session], Pipeline]:
+    pipeline = Pipeline(language=LinguaDetector(settings.language_codes))
+    return lambda _session: pipeline
 
 
 def _seed(db, texts: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +51,7 @@ def test_worker_detects_languages_and_marks_items_done(db) -> None:  # type: ign
         ],
     )
     settings = Settings(database_url=db.url, worker_batch_size=3)
-    worker = Worker(db.engine, load_pipeline(settings), settings)
+    worker = Worker(db.engine, settings, _language_only(settings))
     assert worker.run_once() == 3
     assert worker.run_once() == 1
     assert worker.run_once() == 0
@@ -74,7 +80,7 @@ class Exploding:
 def test_one_bad_item_does_not_hold_up_its_batch(db) -> None:  # type: ignore[no-untyped-def]
     _seed(db, ["fine one", "boom", "fine two"])
     settings = Settings(database_url=db.url, worker_max_attempts=2, worker_poll_seconds=0.001)
-    worker = Worker(db.engine, Pipeline(language=Exploding()), settings)
+    worker = Worker(db.engine, settings, lambda _session: Pipeline(language=Exploding()))
     worker.run_once()
     assert _states(db) == {
         "fine one": ("done", "en", 1),
@@ -92,7 +98,7 @@ def test_one_bad_item_does_not_hold_up_its_batch(db) -> None:  # type: ignore[no
 def test_reprocess_sends_items_back(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
     _seed(db, ["one", "two"])
     settings = Settings(database_url=db.url)
-    Worker(db.engine, load_pipeline(settings), settings).run_once()
+    Worker(db.engine, settings, _language_only(settings)).run_once()
     result = CliRunner().invoke(cli, ["nlp", "reprocess"])
     assert "2 items queued" in result.output
     assert {state for state, _, _ in _states(db).values()} == {"pending"}
@@ -108,6 +114,7 @@ def test_worker_killed_mid_batch_loses_nothing(db, tmp_path: Path) -> None:  # t
         "HUB_DATABASE_URL": db.url,
         "HUB_WORKER_BATCH_SIZE": "2000",
         "HUB_WORKER_LEASE_SECONDS": "1",
+        "HUB_EMBEDDING_MODEL": "use",  # the fast embedder: 6,000 items in seconds
         "HUB_LOG_LEVEL": "warning",
     }
     command = [sys.executable, "-m", "hub.cli", "worker"]
@@ -146,3 +153,28 @@ def _wait_for_a_claim_in_progress(db, timeout: float = 60) -> None:  # type: ign
             return
         time.sleep(0.005)
     pytest.fail("the worker never claimed a batch")
+
+
+def test_worker_assigns_topics_and_follows_taxonomy_changes(db) -> None:  # type: ignore[no-untyped-def]
+    from hub.enrichment.pipeline import PipelineLoader
+    from hub.topics.models import TopicUpdate
+    from hub.topics.service import seed_topics, topics_of, update_topic
+
+    with session_scope(db.engine) as session:
+        seed_topics(session)
+    _seed(db, ["They charged my card twice this month", "O entregador chegou três horas atrasado"])
+    settings = Settings(database_url=db.url, embedding_model="use")
+    loader = PipelineLoader(settings)
+    Worker(db.engine, settings, loader).run_once()
+    with session_scope(db.engine) as session:
+        rows = session.exec(select(Feedback)).all()
+        topics = topics_of(session, feedback_ids=[r.id for r in rows])  # type: ignore[misc]
+        first = loader(session)
+        update_topic(session, key="billing", data=TopicUpdate(description="Charges and invoices"))
+    by_text = {row.text: [t.key for t in topics.get(row.id, [])] for row in rows}  # type: ignore[arg-type]
+    assert by_text["They charged my card twice this month"][0] == "billing"
+    assert by_text["O entregador chegou três horas atrasado"][0] == "delivery"
+    assert all(row.nlp_model and "embedder=use-multilingual-v3" in row.nlp_model for row in rows)
+    with session_scope(db.engine) as session:
+        assert loader(session) is not first  # rebuilt for the edited taxonomy
+        assert loader(session) is loader(session)

@@ -1,0 +1,216 @@
+"""The taxonomy (seed, list, create, edit) and topics of feedback items (model and people)."""
+
+import json
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from hub.errors import InvalidInput, NotFound
+from hub.feedback.models import Feedback
+from hub.store.types import utcnow
+from hub.topics.models import (
+    AssignedBy,
+    AssignedTopic,
+    FeedbackTopic,
+    Topic,
+    TopicCreate,
+    TopicOrigin,
+    TopicPublic,
+    TopicUpdate,
+)
+
+LEARNED = "learned"  # examples key for phrases people confirmed by correcting an item
+
+
+def seed_topics(session: Session) -> int:
+    """Add the seeded taxonomy's topics that are missing (people's edits are kept)."""
+    taxonomy = json.loads((resources.files("hub.topics") / "taxonomy.json").read_text("utf-8"))
+    existing = set(session.exec(select(Topic.key)).all())
+    added = 0
+    for entry in taxonomy:
+        if entry["key"] not in existing:
+            session.add(
+                Topic(
+                    key=entry["key"],
+                    name=entry["name"],
+                    description=entry["description"],
+                    examples=entry["examples"],
+                    origin=TopicOrigin.seeded,
+                )
+            )
+            added += 1
+    session.flush()
+    return added
+
+
+def list_topics(session: Session, *, active_only: bool = False) -> list[TopicPublic]:
+    """Every topic by key (only active ones if asked)."""
+    query = select(Topic).order_by(col(Topic.key))
+    if active_only:
+        query = query.where(col(Topic.active).is_(True))
+    topics = session.exec(query).all()
+    keys = {topic.id: topic.key for topic in topics}
+    return [_public(topic, keys) for topic in topics]
+
+
+def create_topic(session: Session, *, data: TopicCreate) -> TopicPublic:
+    """A new curated topic; its key must be new."""
+    if session.exec(select(Topic).where(Topic.key == data.key)).first():
+        raise InvalidInput(f"a topic with key {data.key!r} exists already")
+    topic = Topic(
+        key=data.key,
+        name=data.name,
+        description=data.description,
+        owner_team=data.owner_team,
+        examples=data.examples,
+        parent_id=_topic_id(session, data.parent) if data.parent else None,
+        origin=TopicOrigin.curated,
+    )
+    session.add(topic)
+    session.flush()
+    return _public(topic, _keys(session))
+
+
+def update_topic(session: Session, *, key: str, data: TopicUpdate) -> TopicPublic:
+    """Change a topic's fields; a changed taxonomy reaches new items at the workers' next batch."""
+    topic = _topic(session, key)
+    changes = data.model_dump(exclude_unset=True)
+    if "parent" in changes:
+        parent = changes.pop("parent")
+        if parent == key:
+            raise InvalidInput("a topic cannot be its own parent")
+        topic.parent_id = _topic_id(session, parent) if parent else None
+    for field, value in changes.items():
+        setattr(topic, field, value)
+    topic.updated_at = utcnow()
+    session.add(topic)
+    session.flush()
+    return _public(topic, _keys(session))
+
+
+def correct_topics(session: Session, *, feedback_id: int, keys: list[str]) -> list[AssignedTopic]:
+    """A person's topics for one item: they replace the model's, and teach the topics."""
+    feedback = session.get(Feedback, feedback_id)
+    if feedback is None:
+        raise NotFound(f"no feedback with id {feedback_id}")
+    topics = [_topic(session, key) for key in dict.fromkeys(keys)]
+    session.execute(delete(FeedbackTopic).where(col(FeedbackTopic.feedback_id) == feedback_id))
+    text = ". ".join(part for part in (feedback.title, feedback.text) if part)
+    for topic in topics:
+        assert topic.id is not None
+        session.add(
+            FeedbackTopic(
+                feedback_id=feedback_id,
+                topic_id=topic.id,
+                confidence=1.0,
+                assigned_by=AssignedBy.person,
+            )
+        )
+        if text and text not in topic.examples.get(LEARNED, []):
+            topic.examples = {**topic.examples, LEARNED: [*topic.examples.get(LEARNED, []), text]}
+            topic.updated_at = utcnow()
+            session.add(topic)
+    session.flush()
+    return topics_of(session, feedback_ids=[feedback_id]).get(feedback_id, [])
+
+
+def topics_of(session: Session, *, feedback_ids: Iterable[int]) -> dict[int, list[AssignedTopic]]:
+    """Topics per feedback id, most confident first."""
+    ids = list(feedback_ids)
+    if not ids:
+        return {}
+    query = (
+        sa_select(
+            col(FeedbackTopic.feedback_id), col(Topic.key), col(Topic.name),
+            col(FeedbackTopic.confidence), col(FeedbackTopic.assigned_by),
+        )
+        .join(Topic, col(Topic.id) == FeedbackTopic.topic_id)
+        .where(col(FeedbackTopic.feedback_id).in_(ids))
+        .order_by(col(FeedbackTopic.confidence).desc())
+    )  # fmt: skip
+    found: dict[int, list[AssignedTopic]] = {}
+    for feedback_id, key, name, confidence, assigned_by in session.execute(query):
+        found.setdefault(feedback_id, []).append(
+            AssignedTopic(key=key, name=name, confidence=round(confidence, 3),
+                          assigned_by=AssignedBy(assigned_by))
+        )  # fmt: skip
+    return found
+
+
+def _topic(session: Session, key: str) -> Topic:
+    topic = session.exec(select(Topic).where(Topic.key == key)).first()
+    if topic is None:
+        raise NotFound(f"no topic with key {key!r}")
+    return topic
+
+
+def _topic_id(session: Session, key: str) -> int:
+    topic_id = _topic(session, key).id
+    assert topic_id is not None
+    return topic_id
+
+
+def _keys(session: Session) -> dict[int | None, str]:
+    return {topic_id: key for topic_id, key in session.exec(select(Topic.id, Topic.key))}
+
+
+def _public(topic: Topic, keys: dict[Any, str]) -> TopicPublic:
+    assert topic.id is not None
+    return TopicPublic(
+        id=topic.id,
+        key=topic.key,
+        name=topic.name,
+        description=topic.description,
+        parent=keys.get(topic.parent_id) if topic.parent_id else None,
+        owner_team=topic.owner_team,
+        origin=TopicOrigin(topic.origin),
+        active=topic.active,
+        examples=topic.examples,
+    )
+
+
+def store_model_topics(session: Session, *, assigned: dict[int, list[tuple[str, float]]]) -> None:
+    """Replace the model's topics of these items; items a person corrected keep theirs."""
+    if not assigned:
+        return
+    corrected = set(
+        session.exec(
+            select(FeedbackTopic.feedback_id).where(
+                col(FeedbackTopic.feedback_id).in_(assigned),
+                FeedbackTopic.assigned_by == AssignedBy.person.value,
+            )
+        ).all()
+    )
+    ids = [feedback_id for feedback_id in assigned if feedback_id not in corrected]
+    session.execute(delete(FeedbackTopic).where(col(FeedbackTopic.feedback_id).in_(ids)))
+    topic_ids = {
+        key: topic_id for key, topic_id in session.exec(select(Topic.key, Topic.id)) if topic_id
+    }
+    for feedback_id in ids:
+        for key, confidence in assigned[feedback_id]:
+            if key in topic_ids:  # a topic deleted meanwhile is skipped
+                session.add(
+                    FeedbackTopic(
+                        feedback_id=feedback_id, topic_id=topic_ids[key], confidence=confidence
+                    )
+                )
+    session.flush()
+
+
+def topic_examples(session: Session) -> list[tuple[str, tuple[str, ...]]]:
+    """Active topics with all their example phrases (every language, and learned ones)."""
+    query = select(Topic).where(col(Topic.active).is_(True)).order_by(col(Topic.key))
+    return [
+        (topic.key, tuple(p for phrases in topic.examples.values() for p in phrases))
+        for topic in session.exec(query)
+    ]
+
+
+def taxonomy_version(session: Session) -> str:
+    """Changes whenever a topic is added or edited (workers then rebuild their index)."""
+    count, latest = session.exec(select(func.count(), func.max(Topic.updated_at))).one()
+    return f"{count}:{latest}"
