@@ -30,9 +30,11 @@ app = typer.Typer(help="Feedback Hub: collect, understand and act on customer fe
 db_app = typer.Typer(help="Database schema migrations.")
 keys_app = typer.Typer(help="API keys for machines (widgets, collectors, scripts).")
 nlp_app = typer.Typer(help="Language, sentiment and topics of feedback.")
+topics_app = typer.Typer(help="The topic taxonomy.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(nlp_app, name="nlp")
+app.add_typer(topics_app, name="topics")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -252,6 +254,29 @@ def _print_summary(what: str, counts: IngestSummary | ImportReport) -> None:
         f"{what}: [green]{counts.created} created[/green], "
         f"{counts.duplicate} duplicate, [red]{counts.rejected} rejected[/red]"
     )
+
+
+@topics_app.command("discover")
+def topics_discover(
+    days: Annotated[int, typer.Option(min=1, help="Look at feedback of the last DAYS")] = 30,
+    min_size: Annotated[int, typer.Option(min=2, help="Smallest group worth a topic")] = 4,
+) -> None:
+    """Suggest topics from recent feedback that fits none (stored inactive, to review)."""
+    from hub.topics.discovery import discover_topics
+    from nlp.embedding import load_embedder
+
+    settings = get_settings()
+    embedder = load_embedder(
+        settings.embedding_model, threads=settings.nlp_threads, device=settings.nlp_device
+    )
+    with _database() as engine, session_scope(engine) as session:
+        suggested = discover_topics(session, embedder=embedder, days=days, min_size=min_size)
+    if not suggested:
+        console.print("no group of unplaced feedback is large enough to suggest a topic")
+    for topic in suggested:
+        console.print(f"[bold]{topic.key}[/bold]  {topic.name}  ({topic.description})")
+        for example in topic.examples["discovered"][:3]:
+            console.print(f"    “{example[:100]}”", markup=False)
 
 
 if __name__ == "__main__":
