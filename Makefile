@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
 # System packages the tests drive: Debian's Chromium (for Playwright) and docker-compose
 # (to check docker/compose.yaml without a Docker engine); fonts so screenshots read true.
 SYSTEM_PACKAGES := chromium chromium-driver docker-compose fonts-dejavu-core fonts-noto-color-emoji
@@ -12,6 +13,11 @@ SYSTEM_PACKAGES := chromium chromium-driver docker-compose fonts-dejavu-core fon
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The tests also drive the Hugging Face path (torch, CPU build) and the dev tools.
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,transformers]'
 	touch $@
 
@@ -34,16 +40,17 @@ postgres:
 	  (command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start) || \
 	  echo "PostgreSQL is not running on 127.0.0.1:5432: its tests will be skipped (or fail under CI=true)"
 
-lint: install
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: install system-deps postgres lint
+test: $(TEST_STAMP) system-deps postgres lint
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/nlp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts .coverage

