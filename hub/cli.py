@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,12 +19,15 @@ from hub.auth.models import Scope
 from hub.auth.service import create_key, list_keys, revoke_key
 from hub.config import get_settings
 from hub.demo.loader import load_demo
-from hub.errors import HubError
+from hub.errors import HubError, InvalidInput
 from hub.feedback.importer import ImportReport, count_records, import_file
 from hub.feedback.models import IngestSummary
 from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import downgrade, upgrade
 from hub.topics.service import seed_topics
+
+if TYPE_CHECKING:
+    from nlp.embedding import Embedder
 
 app = typer.Typer(help="Feedback Hub: collect, understand and act on customer feedback.")
 db_app = typer.Typer(help="Database schema migrations.")
@@ -254,6 +257,102 @@ def _print_summary(what: str, counts: IngestSummary | ImportReport) -> None:
         f"{what}: [green]{counts.created} created[/green], "
         f"{counts.duplicate} duplicate, [red]{counts.rejected} rejected[/red]"
     )
+
+
+def _embedder() -> "Embedder":
+    from nlp.embedding import load_embedder
+
+    settings = get_settings()
+    return load_embedder(
+        settings.embedding_model, threads=settings.nlp_threads, device=settings.nlp_device
+    )
+
+
+def _labelled(files: list[Path]) -> list[dict[str, Any]]:
+    from nlp.sentiment import read_labelled
+
+    try:
+        return read_labelled(files)
+    except ValueError as exc:
+        raise _fail(InvalidInput(str(exc))) from exc
+
+
+def _embedding_progress(total: int) -> Progress:
+    return Progress(
+        TextColumn("[bold]embedding[/bold]"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err_console,
+    )  # fmt: skip
+
+
+@nlp_app.command("train-sentiment")
+def nlp_train_sentiment(
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            exists=True, dir_okay=False, help="JSONL {text, label, language?}; repeatable"
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the head [default: the one the worker loads]"),
+    ] = None,
+    with_corrections: Annotated[
+        bool, typer.Option(help="Add feedback whose sentiment a person corrected")
+    ] = False,
+    l2: Annotated[float, typer.Option(min=0)] = 1e-3,
+) -> None:
+    """Train the sentiment head on the configured embedder; writes the head and a data card."""
+    from hub.enrichment.sentiment import corrected_examples, train_head
+    from nlp.sentiment import shipped_head
+
+    records = _labelled(data)
+    sources = [f"{path.name} ({len(path.read_text('utf-8').splitlines())} lines)" for path in data]
+    if with_corrections:
+        with _database() as engine, session_scope(engine) as session:
+            corrections = corrected_examples(session)
+        records += corrections
+        sources.append(f"people's corrections ({len(corrections)})")
+    embedder = _embedder()
+    target = out or shipped_head(embedder.name)
+    with _embedding_progress(len(records)) as progress:
+        task = progress.add_task("train", total=len(records))
+        card = train_head(embedder, records, out=target, sources=sources, l2=l2,
+                          progress=lambda n: progress.advance(task, n))  # fmt: skip
+    console.print(
+        f"sentiment head for {embedder.name} written to {target} ({card['examples']} examples)"
+    )
+
+
+@nlp_app.command("eval")
+def nlp_eval(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Accuracy and macro-F1 of sentiment per language on labelled JSONL files."""
+    from hub.enrichment.sentiment import evaluate_head
+    from nlp.sentiment import shipped_head
+
+    records = _labelled(files)
+    settings = get_settings()
+    embedder = _embedder()
+    head = Path(settings.sentiment_head) if settings.sentiment_head else shipped_head(embedder.name)
+    try:
+        with _embedding_progress(len(records)) as progress:
+            task = progress.add_task("eval", total=len(records))
+            report = evaluate_head(
+                embedder, head, records, progress=lambda n: progress.advance(task, n)
+            )
+    except ValueError as exc:
+        raise _fail(InvalidInput(str(exc))) from exc
+    if as_json:
+        typer.echo(json.dumps({"overall": report["overall"], "by_language": report["by_language"]}))
+        return
+    table = Table("language", "n", "accuracy", "macro-F1")
+    for name, scores in [*report["by_language"].items(), ("overall", report["overall"])]:
+        table.add_row(
+            name, str(scores["n"]), f"{scores['accuracy']:.3f}", f"{scores['macro_f1']:.3f}"
+        )
+    console.print(table)
 
 
 @topics_app.command("discover")

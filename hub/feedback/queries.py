@@ -150,6 +150,8 @@ def _public(feedback: Feedback, source_name: str, customer: Customer | None) -> 
         language=feedback.language,
         sentiment=feedback.sentiment,
         sentiment_score=feedback.sentiment_score,
+        sentiment_confidence=feedback.sentiment_confidence,
+        sentiment_by=feedback.sentiment_by,
         nlp_state=NlpState(feedback.nlp_state),
     )
 

@@ -107,14 +107,14 @@ def test_reprocess_sends_items_back(cli_env: Path, db) -> None:  # type: ignore[
 
 
 def test_worker_killed_mid_batch_loses_nothing(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    total = 6_000
+    total = 3_000
     _seed(db, [f"The parcel number {n} arrived late and damaged" for n in range(total)])
     env = {
         **os.environ,
         "HUB_DATABASE_URL": db.url,
-        "HUB_WORKER_BATCH_SIZE": "2000",
+        "HUB_WORKER_BATCH_SIZE": "1000",
         "HUB_WORKER_LEASE_SECONDS": "1",
-        "HUB_EMBEDDING_MODEL": "use",  # the fast embedder: 6,000 items in seconds
+        "HUB_EMBEDDING_MODEL": "use",  # the fast embedder: 3,000 items in seconds
         "HUB_LOG_LEVEL": "warning",
     }
     command = [sys.executable, "-m", "hub.cli", "worker"]

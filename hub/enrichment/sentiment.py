@@ -1,0 +1,82 @@
+"""Training and evaluating the sentiment head on labelled files (and people's corrections)."""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from hub.feedback.models import Feedback
+from hub.store.types import utcnow
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nlp.embedding import Embedder
+
+Progress = Callable[[int], None]
+
+
+def corrected_examples(session: Session) -> list[dict[str, Any]]:
+    """Feedback whose sentiment a person set, as labelled examples."""
+    query = select(Feedback.title, Feedback.text, Feedback.sentiment, Feedback.language).where(
+        Feedback.sentiment_by == "person", col(Feedback.sentiment).is_not(None)
+    )
+    return [
+        {"text": ". ".join(p for p in (title, text) if p), "label": label, "language": language}
+        for title, text, label, language in session.exec(query)
+        if title or text
+    ]
+
+
+def train_head(
+    embedder: "Embedder",
+    records: Sequence[dict[str, Any]],
+    *,
+    out: Path,
+    sources: list[str],
+    l2: float = 1e-3,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Fit a head on ``records`` ({text, label, language?}), save it and its card; the card."""
+    from nlp.sentiment import LinearHead
+
+    vectors = embed_in_batches(embedder, [r["text"] for r in records], progress=progress)
+    head = LinearHead(embedder.name).fit(vectors, [r["label"] for r in records], l2=l2)
+    card = {"data": sources, "examples": len(records), "created": utcnow().isoformat()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    head.save(out, card)
+    return {**card, "labels": list(head.labels)}
+
+
+def evaluate_head(
+    embedder: "Embedder",
+    head_path: Path,
+    records: Sequence[dict[str, Any]],
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Accuracy and macro-F1 of the head on ``records``, overall and per language."""
+    from nlp.sentiment import LinearHead, evaluate
+
+    head = LinearHead.load(head_path)
+    head.check_embedder(embedder.name)
+    vectors = embed_in_batches(embedder, [r["text"] for r in records], progress=progress)
+    predicted = [s.label for s in head.classify(vectors)]
+    languages = [r.get("language") or "unknown" for r in records]
+    return evaluate([r["label"] for r in records], predicted, languages)
+
+
+def embed_in_batches(
+    embedder: "Embedder", texts: Sequence[str], *, size: int = 256, progress: Progress | None = None
+) -> "np.ndarray":
+    """Embeddings of many texts, reporting progress after each batch."""
+    import numpy as np
+
+    parts = []
+    for start in range(0, len(texts), size):
+        batch = texts[start : start + size]
+        parts.append(embedder.embed(batch))
+        if progress:
+            progress(len(batch))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
