@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -190,15 +190,17 @@ def store_model_topics(session: Session, *, assigned: dict[int, list[tuple[str, 
     topic_ids = {
         key: topic_id for key, topic_id in session.exec(select(Topic.key, Topic.id)) if topic_id
     }
-    for feedback_id in ids:
-        for key, confidence in assigned[feedback_id]:
-            if key in topic_ids:  # a topic deleted meanwhile is skipped
-                session.add(
-                    FeedbackTopic(
-                        feedback_id=feedback_id, topic_id=topic_ids[key], confidence=confidence
-                    )
-                )
-    session.flush()
+    now = utcnow()
+    rows = [
+        {"feedback_id": feedback_id, "topic_id": topic_ids[key], "confidence": confidence,
+         "assigned_by": AssignedBy.model.value, "created_at": now}
+        for feedback_id in ids
+        for key, confidence in assigned[feedback_id]
+        if key in topic_ids  # a topic deleted meanwhile is skipped
+    ]  # fmt: skip
+    if rows:  # one statement for the batch (an ORM object per row cost 4x as much)
+        table = FeedbackTopic.__table__  # type: ignore[attr-defined]
+        session.execute(insert(table), rows)
 
 
 def topic_examples(session: Session) -> list[tuple[str, tuple[str, ...]]]:
