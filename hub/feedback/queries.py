@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from hub.customers.models import Customer, CustomerPublic
@@ -67,11 +67,6 @@ def get_feedback(session: Session, *, feedback_id: int) -> FeedbackPublic:
     if row is None:
         raise NotFound(f"no feedback with id {feedback_id}")
     return _with_topics(session, [_public(*row)])[0]
-
-
-def count_feedback(session: Session) -> int:
-    """How many items are stored."""
-    return session.exec(select(func.count()).select_from(Feedback)).one()
 
 
 def encode_cursor(created_at: datetime, feedback_id: int) -> str:

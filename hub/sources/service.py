@@ -4,7 +4,6 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
-from hub.errors import NotFound
 from hub.sources.models import Source, SourcePublic
 from hub.store.types import utcnow
 from hub.store.upsert import insert_new_rows, lock_for_writing
@@ -39,14 +38,6 @@ def ensure_source(session: Session, *, name: str, kind: str) -> Source:
     source_id = resolve_source_ids(session, names=[name], kind=kind)[name]
     source = session.get(Source, source_id)
     assert source is not None
-    return source
-
-
-def get_source_by_name(session: Session, *, name: str) -> Source:
-    """The source called ``name``, or NotFound."""
-    source = session.exec(select(Source).where(Source.name == name)).first()
-    if source is None:
-        raise NotFound(f"no source named {name!r}")
     return source
 
 
