@@ -355,6 +355,40 @@ def nlp_eval(
     console.print(table)
 
 
+@nlp_app.command("eval-topics")
+def nlp_eval_topics(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL {text, label(s)}")
+    ],
+    train: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="Where examples come from")
+    ],
+    shots: Annotated[int, typer.Option(min=1, help="Examples per topic taken from --train")] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Topic assignment on labelled data, with K examples per topic from a train file."""
+    from hub.enrichment.topic_eval import evaluate_topics, read_topic_labels
+
+    try:
+        test_records, train_records = read_topic_labels(file), read_topic_labels(train)
+    except HubError as exc:
+        raise _fail(exc) from exc
+    embedder = _embedder()
+    with _embedding_progress(len(test_records)) as progress:
+        task = progress.add_task("eval", total=len(test_records))
+        report = evaluate_topics(
+            embedder, test_records, train_records, shots=shots,
+            progress=lambda n: progress.advance(task, n),
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    console.print(
+        f"{report['n']} items, {report['topics']} topics, {shots} shots ({embedder.name}): "
+        f"top-1 accuracy {report['top1_accuracy']:.3f}, micro-F1 {report['micro_f1']:.3f}"
+    )
+
+
 @topics_app.command("discover")
 def topics_discover(
     days: Annotated[int, typer.Option(min=1, help="Look at feedback of the last DAYS")] = 30,
