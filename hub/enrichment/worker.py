@@ -57,7 +57,13 @@ class Worker:
         """Process batches until ``stop`` is set, waiting a little when nothing is pending."""
         log.info("worker %s started", self.owner)
         while not stop.is_set():
-            if self.run_once() == 0:
+            try:
+                claimed = self.run_once()
+            except Exception:  # the database restarting, say: keep the worker alive, back off
+                log.exception("worker %s: batch failed; retrying after a pause", self.owner)
+                stop.wait(self.settings.worker_poll_seconds * 10)
+                continue
+            if claimed == 0:
                 stop.wait(self.settings.worker_poll_seconds)
         log.info("worker %s stopped", self.owner)
 

@@ -178,3 +178,29 @@ def test_worker_assigns_topics_and_follows_taxonomy_changes(db) -> None:  # type
     with session_scope(db.engine) as session:
         assert loader(session) is not first  # rebuilt for the edited taxonomy
         assert loader(session) is loader(session)
+
+
+def test_a_failing_batch_does_not_stop_the_worker(db) -> None:  # type: ignore[no-untyped-def]
+    from threading import Event, Thread
+
+    _seed(db, ["The delivery was late again"])
+    settings = Settings(database_url=db.url, worker_poll_seconds=0.01)
+    working = _language_only(settings)
+    calls = []
+
+    def flaky(session: Session) -> Pipeline:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database restarting")
+        return working(session)
+
+    stop = Event()
+    thread = Thread(target=Worker(db.engine, settings, flaky).run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _states(db)["The delivery was late again"][0] != "done":
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=10)
+    assert _states(db)["The delivery was late again"] == ("done", "en", 1)
+    assert len(calls) >= 2
