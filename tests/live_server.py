@@ -63,7 +63,7 @@ def live_server(workdir: Path, *, demo: bool = False) -> Iterator[LiveServer]:
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen, log: Path) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited early:\n{log.read_text()}")
@@ -72,4 +72,4 @@ def _wait_until_up(base_url: str, process: subprocess.Popen, log: Path) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.2)
-    raise RuntimeError(f"the server did not come up in 60 s:\n{log.read_text()}")
+    raise RuntimeError(f"the server did not come up in 120 s:\n{log.read_text()}")

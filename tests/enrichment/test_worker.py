@@ -142,7 +142,7 @@ def test_worker_killed_mid_batch_loses_nothing(db, tmp_path: Path) -> None:  # t
     assert attempts.count(2) == orphaned  # exactly the items the killed worker held, redone once
 
 
-def _wait_for_a_claim_in_progress(db, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+def _wait_for_a_claim_in_progress(db, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with session_scope(db.engine) as session:
