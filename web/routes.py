@@ -1,9 +1,9 @@
 """HTML pages. They call hub services; the domain never imports web."""
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -65,14 +65,18 @@ def inbox(
         q=q or None,
     )
     page = list_feedback(session, filters=filters, cursor=cursor, limit=50)
+    shown = {"q": q, "source": source, "channel": channel, "score_type": score_type,
+             "language": language}  # fmt: skip
+    codes = [*request.app.state.settings.language_codes, "unknown"]
     context = {
         "page": page,
         "filters": filters,
-        "sources": list_sources(session),
-        "channels": list(Channel),
-        "score_types": list(ScoreType),
-        "languages": [*request.app.state.settings.language_codes, "unknown"],
-        "now": datetime.now(UTC),
+        # (value, label) pairs for the filter menus
+        "sources": [(source.name, source.name) for source in list_sources(session)],
+        "channels": [(channel.value, channel.value) for channel in Channel],
+        "score_types": [(kind.value, kind.value.upper()) for kind in ScoreType],
+        "languages": [(code, code) for code in codes],
+        "next_query": urlencode({**_present(shown), "cursor": page.next_cursor or ""}),
     }
     return templates.TemplateResponse(request, "inbox.html", context)
 
@@ -83,3 +87,7 @@ def _choice(enum: type[E], value: str | None) -> E | None:
         return enum(value) if value else None
     except ValueError:
         return None
+
+
+def _present(params: dict[str, str | None]) -> dict[str, str]:
+    return {name: value for name, value in params.items() if value}

@@ -39,3 +39,16 @@ async def test_pages_are_refused_in_prod_until_sign_in_exists(db) -> None:  # ty
         assert response.status_code == 403
         assert "HUB_ENV=dev" in response.json()["error"]["message"]
         assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_the_older_link_keeps_the_filters(client: httpx.AsyncClient, auth: dict) -> None:
+    items = [
+        item(channel="review", score_type="stars", score=5, text=f"review {n}") for n in range(55)
+    ]
+    await client.post("/api/v1/feedback", json={"items": items}, headers=auth)
+    page = await client.get("/feedback", params={"channel": "review", "q": "review"})
+    assert 'option value="review" selected' in page.text
+    link = page.text.split('<nav class="pager">')[1].split('href="')[1].split('"')[0]
+    assert link.startswith("/feedback?q=review&amp;channel=review&amp;cursor=")
+    older = await client.get(link.replace("&amp;", "&"))
+    assert older.text.count('<article class="item"') == 5
