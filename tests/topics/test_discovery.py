@@ -1,5 +1,6 @@
 """`feedback-hub topics discover`: suggestions from unplaced feedback, stored inactive."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,11 @@ PARKING = [
 @pytest.fixture
 def unplaced(db, cli_env: Path) -> None:  # type: ignore[no-untyped-def]
     """Enriched feedback without topics: a parking theme no seeded topic covers, and noise."""
+    recent = (datetime.now(UTC) - timedelta(days=2)).isoformat()  # inside the default 30 days
+    texts = [*PARKING, "Lovely people", "meh whatever"]
     with session_scope(db.engine) as session:
         seed_topics(session)
-        ingest(
-            session, raw_items=[item(text=t) for t in [*PARKING, "Lovely people", "meh whatever"]]
-        )
+        ingest(session, raw_items=[item(text=t, created_at=recent) for t in texts])
         for row in session.exec(select(Feedback)):
             row.nlp_state = "done"
             session.add(row)
