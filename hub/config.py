@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=300, gt=0)
     worker_max_attempts: int = Field(default=3, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    scheduler_enabled: bool = True
+    scheduler_poll_seconds: float = Field(default=5.0, gt=0)
+    collector_concurrency: int = Field(default=4, ge=1, le=64)
+    collector_timeout_seconds: float = Field(default=30.0, gt=0)
+    collector_attempts: int = Field(default=5, ge=1, le=20)
+    collector_max_wait_seconds: float = Field(default=60.0, ge=0)
+    collector_lease_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("nlp_languages")
     @classmethod

@@ -38,3 +38,8 @@ class Forbidden(HubError):
 class PayloadTooLarge(HubError):
     code = "payload_too_large"
     status_code = 413
+
+
+class Conflict(HubError):
+    code = "conflict"
+    status_code = 409
