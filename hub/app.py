@@ -15,6 +15,7 @@ from hub.http.deps import SessionDep
 from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
+from hub.sources.api import router as sources_router
 from hub.store.engine import make_engine
 from hub.topics.api import router as topics_router
 from web.routes import STATIC as WEB_STATIC
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn])
     app.include_router(feedback_router)
     app.include_router(topics_router)
+    app.include_router(sources_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)

@@ -1,7 +1,8 @@
 """The enrichment worker: claim a batch, run the NLP pipeline on it, store the results.
 
 It runs as `feedback-hub worker`, or as a child process of `feedback-hub serve`; either way the
-API process never imports the NLP stack. Run as many as you like on PostgreSQL.
+API process never imports the NLP stack. Run as many as you like on PostgreSQL. Each worker
+process also runs the collector scheduler (``HUB_SCHEDULER_ENABLED``) in a thread.
 """
 
 import logging
@@ -29,6 +30,7 @@ from hub.enrichment.claims import (
     write_sentiments,
 )
 from hub.enrichment.pipeline import PipelineLoader
+from hub.sources.scheduler import start_scheduler_thread
 from hub.store.engine import make_engine, session_scope
 from hub.topics.service import seed_topics, store_model_topics
 
@@ -143,6 +145,10 @@ def run_until_signalled(settings: Settings | None = None, *, once: bool = False)
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _setter(stop))
+    # Collectors run beside enrichment in every long-running worker (not in --once runs).
+    scheduler = None
+    if settings.scheduler_enabled and not once:
+        scheduler = start_scheduler_thread(engine, settings, stop)
     try:
         if once:
             while not stop.is_set() and worker.run_once():
@@ -150,6 +156,8 @@ def run_until_signalled(settings: Settings | None = None, *, once: bool = False)
         else:
             worker.run(stop)
     finally:
+        if scheduler is not None:
+            scheduler.join(timeout=30)
         engine.dispose()
 
 

@@ -20,12 +20,12 @@ from sqlalchemy import Engine, Table, and_, or_, select, update
 from sqlmodel import Session
 
 import hub
-from collectors.base import Cursor, Item, MalformedResponse, Page, PullCollector
+from collectors.base import Cursor, MalformedResponse, Page, PullCollector
 from collectors.registry import get_collector
 from hub.config import Settings
 from hub.errors import HubError, NotFound
-from hub.feedback.models import MAX_TEXT_CHARS
 from hub.feedback.service import store_items, validate_items
+from hub.sources.items import ingest_item
 from hub.sources.models import Source, SourceRun
 from hub.sources.service import validated_config
 from hub.sources.transport import RateLimited, RetryingTransport, Sleep, retry_after_seconds
@@ -148,7 +148,7 @@ def _store_page(
     engine: Engine, claim: _Claim, owner: str, page: Page, lease: timedelta, report: RunReport
 ) -> None:
     """A page's items and the cursor after them, in one transaction, by the lease holder."""
-    raw = [_ingest_item(item, claim.name) for item in page.items]
+    raw = [ingest_item(item, claim.name) for item in page.items]
     accepted, rejected = validate_items(raw)
     with session_scope(engine) as session:
         lock_for_writing(session)
@@ -187,31 +187,6 @@ def _extend_lease(session: Session, claim: _Claim, owner: str, lease: timedelta)
     )
     if extended.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"another process took over {claim.name!r}; this run stops")
-
-
-def _ingest_item(item: Item, source: str) -> dict[str, Any]:
-    """A collected item in the shape the ingest schema validates; oversize fields are cut."""
-    metadata = dict(item.metadata)
-    if item.language:
-        metadata["source_language"] = item.language
-    text = item.text
-    if text is not None and len(text) > MAX_TEXT_CHARS:
-        text, metadata["truncated"] = text[:MAX_TEXT_CHARS], True
-    url = item.url if item.url and len(item.url) <= 2048 else None
-    return {
-        "source": source,
-        "external_id": item.external_id[:255],
-        "channel": item.channel,
-        "text": text,
-        "title": item.title[:500] if item.title else None,
-        "score_type": item.score_type,
-        "score": item.score,
-        "created_at": item.created_at,
-        "author": item.author[:200] if item.author else None,
-        "customer": item.customer,
-        "url": url,
-        "metadata": metadata or None,
-    }
 
 
 def _finish_ok(engine: Engine, claim: _Claim, owner: str, report: RunReport) -> None:

@@ -43,6 +43,18 @@ def due_sources(engine: Engine, *, now: datetime | None = None) -> list[str]:
     return list(names)
 
 
+def pulled_source_names(engine: Engine) -> list[str]:
+    """Names of every enabled source that a registered collector pulls."""
+    kinds = [kind for kind, collector in registered().items() if not is_inbound(collector)]
+    with session_scope(engine) as session:
+        names = session.exec(
+            select(Source.name)
+            .where(col(Source.enabled).is_(True), col(Source.kind).in_(kinds))
+            .order_by(col(Source.name))
+        ).all()
+    return list(names)
+
+
 class Scheduler:
     """Polls for due sources and runs them, at most ``collector_concurrency`` at once."""
 
