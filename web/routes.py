@@ -81,6 +81,17 @@ def inbox(
     return templates.TemplateResponse(request, "inbox.html", context)
 
 
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, session: SessionDep) -> HTMLResponse:
+    """Every source: pulled ones with their last run, errors and next run; the others."""
+    sources = list_sources(session)
+    context = {
+        "collected": [source for source in sources if source.collected],
+        "others": [source for source in sources if not source.collected],
+    }
+    return templates.TemplateResponse(request, "sources.html", context)
+
+
 def _choice(enum: type[E], value: str | None) -> E | None:
     """A filter form's choice; empty or unknown means "any"."""
     try:

@@ -17,8 +17,9 @@ SECRET_MASK = "********"  # noqa: S105 (what a secret shows as)
 class Source(SQLModel, table=True):
     """A configured origin of feedback. ``cursor`` advances only with a committed page.
 
-    Collected sources (a registered ``kind``) run every ``interval_seconds``; a run holds the
-    lease (``lease_owner`` until ``lease_until``) so one process pulls a source at a time.
+    Pulled sources (a registered ``kind`` and ``interval_seconds`` > 0; sources made on first
+    use by the API or imports have 0) run every ``interval_seconds``; a run holds the lease
+    (``lease_owner`` until ``lease_until``) so one process pulls a source at a time.
     """
 
     __tablename__ = "source"

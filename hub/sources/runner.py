@@ -23,7 +23,7 @@ import hub
 from collectors.base import Cursor, MalformedResponse, Page, PullCollector
 from collectors.registry import get_collector
 from hub.config import Settings
-from hub.errors import HubError, NotFound
+from hub.errors import HubError, InvalidInput, NotFound
 from hub.feedback.service import store_items, validate_items
 from hub.sources.items import ingest_item
 from hub.sources.models import Source, SourceRun
@@ -130,6 +130,8 @@ def _claim(engine: Engine, *, name: str, owner: str, lease: timedelta) -> _Claim
             .returning(c.id, c.kind, c.config, c.cursor, c.interval_seconds, c.consecutive_failures)
         )
         row = session.execute(statement).first()
+        if row is not None and row.interval_seconds <= 0:
+            raise InvalidInput(f"{name!r} is not a pulled source (it receives what is sent to it)")
         if row is None:
             if session.execute(select(c.id).where(c.name == name)).first() is None:
                 raise NotFound(f"no source named {name!r}")

@@ -29,13 +29,14 @@ log = logging.getLogger(__name__)
 
 
 def due_sources(engine: Engine, *, now: datetime | None = None) -> list[str]:
-    """Names of enabled, pulled sources whose next run is due and whose lease is free."""
+    """Names of enabled, scheduled sources whose next run is due and whose lease is free."""
     now = now or utcnow()
     kinds = [kind for kind, collector in registered().items() if not is_inbound(collector)]
     with session_scope(engine) as session:
         names = session.exec(
             select(Source.name)
             .where(col(Source.enabled).is_(True), col(Source.kind).in_(kinds))
+            .where(col(Source.interval_seconds) > 0)
             .where(or_(col(Source.next_run_at).is_(None), col(Source.next_run_at) <= now))
             .where(or_(col(Source.lease_until).is_(None), col(Source.lease_until) < now))
             .order_by(col(Source.next_run_at))
@@ -44,12 +45,13 @@ def due_sources(engine: Engine, *, now: datetime | None = None) -> list[str]:
 
 
 def pulled_source_names(engine: Engine) -> list[str]:
-    """Names of every enabled source that a registered collector pulls."""
+    """Names of every enabled, scheduled source that a registered collector pulls."""
     kinds = [kind for kind, collector in registered().items() if not is_inbound(collector)]
     with session_scope(engine) as session:
         names = session.exec(
             select(Source.name)
             .where(col(Source.enabled).is_(True), col(Source.kind).in_(kinds))
+            .where(col(Source.interval_seconds) > 0)
             .order_by(col(Source.name))
         ).all()
     return list(names)

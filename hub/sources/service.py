@@ -104,9 +104,8 @@ def update_source(session: Session, *, name: str, changes: SourceUpdate) -> Sour
 def request_run(session: Session, *, name: str) -> SourcePublic:
     """Make a collected source due now (the scheduler picks it up on its next tick)."""
     source = _by_name(session, name)
-    collector = _collector(source.kind)
-    if is_inbound(collector):
-        raise InvalidInput(f"{name!r} receives webhooks; there is nothing to pull")
+    if not is_pulled(_collector(source.kind), source):
+        raise InvalidInput(f"{name!r} is not a pulled source (it receives what is sent to it)")
     source.next_run_at = utcnow()
     session.add(source)
     return source_public(session, source)
@@ -148,7 +147,7 @@ def source_public(
         kind=source.kind,
         name=source.name,
         enabled=source.enabled,
-        collected=collector is not None and not is_inbound(collector),
+        collected=is_pulled(collector, source),
         config=_masked(collector, source.config),
         interval_seconds=source.interval_seconds,
         status=source_status(source, now=utcnow()),
@@ -159,6 +158,15 @@ def source_public(
         next_run_at=source.next_run_at,
         last_run=_run_public(last) if last else None,
     )
+
+
+def is_pulled(collector: Collector | None, source: Source) -> bool:
+    """Whether the scheduler pulls ``source``: a pull collector's kind and an interval.
+
+    Sources created on first use by the API, imports or the demo have interval 0: their kind
+    says where the feedback came from, but nobody configured a collector for them.
+    """
+    return collector is not None and not is_inbound(collector) and source.interval_seconds > 0
 
 
 def source_status(source: Source, *, now: datetime) -> str:

@@ -4,13 +4,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -21,6 +18,7 @@ from hub.sources.models import Source
 from hub.store.engine import session_scope
 from tests.collectors.contract import NOW
 from tests.collectors.hackernews.test_hackernews import FakeAlgolia
+from tests.collectors.local_http import local_http_server
 
 runner = CliRunner()
 
@@ -78,29 +76,8 @@ def test_enable_an_unknown_source(cli_env: Path, db) -> None:  # type: ignore[no
 def algolia_server() -> Iterator[tuple[str, FakeAlgolia]]:
     """A real HTTP server on loopback answering like Algolia's search_by_date."""
     api = FakeAlgolia()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            request = httpx.Request("GET", f"http://127.0.0.1{self.path}")
-            api.requests.append(request)
-            response = api.respond(request)
-            self.send_response(response.status_code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(response.content)))
-            self.end_headers()
-            self.wfile.write(response.content)
-
-        def log_message(self, *_args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1", api
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(api) as base_url:
+        yield f"{base_url}/api/v1", api
 
 
 def test_collect_end_to_end_over_real_http(

@@ -185,3 +185,19 @@ def test_success_schedules_the_next_run_one_interval_later(db: Database, interva
     assert (
         before + timedelta(seconds=interval) <= next_run <= utcnow() + timedelta(seconds=interval)
     )
+
+
+def test_sources_made_on_first_use_are_never_pulled(db: Database) -> None:
+    """The demo and the API make sources like "Reddit" (kind reddit) without a collector config."""
+    from hub.errors import InvalidInput
+    from hub.sources.service import ensure_source, list_sources
+
+    with session_scope(db.engine) as session:
+        ensure_source(session, name="Reddit", kind="reddit")
+    assert due_sources(db.engine) == []
+    with session_scope(db.engine) as session:
+        [shown] = list_sources(session)
+    assert shown.collected is False
+    with pytest.raises(InvalidInput, match="not a pulled source"):
+        pull(db, FakeAlgolia(), name="Reddit")
+    assert source_row(db, "Reddit").lease_owner is None

@@ -52,3 +52,29 @@ async def test_the_older_link_keeps_the_filters(client: httpx.AsyncClient, auth:
     assert link.startswith("/feedback?q=review&amp;channel=review&amp;cursor=")
     older = await client.get(link.replace("&amp;", "&"))
     assert older.text.count('<article class="item"') == 5
+
+
+async def test_sources_page_shows_status_and_escapes_errors(
+    client: httpx.AsyncClient,
+    auth: dict,
+    db,  # type: ignore[no-untyped-def]
+) -> None:
+    from sqlmodel import select
+
+    from hub.sources.models import Source, SourceCreate
+    from hub.sources.service import create_source
+    from hub.store.engine import session_scope
+
+    await client.post("/api/v1/feedback", json=item(source="website-nps"), headers=auth)
+    with session_scope(db.engine) as session:
+        create_source(
+            session, data=SourceCreate(kind="hackernews", name="hn", config={"query": "x"})
+        )
+        row = session.exec(select(Source).where(Source.name == "hn")).one()
+        row.consecutive_failures, row.last_error = 2, "malformed response: <script>x()</script>"
+        session.add(row)
+    page = await client.get("/sources")
+    assert page.status_code == 200
+    assert "failing" in page.text and "\u00d72" in page.text  # "times 2": failed twice in a row
+    assert "&lt;script&gt;x()&lt;/script&gt;" in page.text and "<script>x()" not in page.text
+    assert "website-nps" in page.text

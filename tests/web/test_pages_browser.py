@@ -1,15 +1,21 @@
 """Pages in real headless Chromium against a real server; screenshots go to artifacts/."""
 
+import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.live_server import LiveServer, live_server
+from tests.collectors.contract import NOW
+from tests.collectors.hackernews.test_hackernews import FakeAlgolia
+from tests.collectors.local_http import local_http_server
+from tests.live_server import CLI, LiveServer, live_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -148,3 +154,36 @@ def test_serve_runs_a_worker_and_the_inbox_filters_by_language(
     assert "pt" in chips
     assert "en" not in chips and "es" not in chips
     _shot(page, "inbox-portuguese")
+
+
+def test_the_scheduler_in_serve_pulls_sources_and_the_sources_page_shows_them(
+    server: LiveServer, page: Page
+) -> None:
+    api = FakeAlgolia()
+    api.add(5, start=1, newest=NOW - timedelta(hours=1))
+    env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{server.log.parent / 'hub.db'}"}
+    with local_http_server(api) as base_url:
+        for name, url in (("hn-cestia", f"{base_url}/api/v1"), ("hn-down", "http://127.0.0.1:9")):
+            config = json.dumps({"base_url": url, "query": "cestia"})
+            add = ["sources", "add", "--kind", "hackernews", "--name", name, "--config", config]
+            subprocess.run(
+                [*CLI, *add],
+                env=env, cwd=server.log.parent, check=True, capture_output=True,
+            )  # fmt: skip
+        auth = {"Authorization": f"Bearer {server.key}"}
+        deadline = time.monotonic() + 180  # the worker process runs the scheduler
+        while time.monotonic() < deadline:
+            sources = httpx.get(f"{server.base_url}/api/v1/sources", headers=auth).json()
+            runs = {s["name"]: s for s in sources if s["last_run_at"]}
+            if {"hn-cestia", "hn-down"} <= set(runs):
+                break
+            time.sleep(0.5)
+    assert runs["hn-cestia"]["status"] == "ok"
+    assert runs["hn-cestia"]["last_run"]["created"] == 5
+    assert runs["hn-down"]["status"] == "failing"
+    page.goto(f"{server.base_url}/sources")
+    assert page.locator("table.sources .status-ok").count() == 1
+    assert "could not reach the source" in page.locator(".error-row").inner_text()
+    _shot(page, "sources")
+    page.goto(f"{server.base_url}/feedback?source=hn-cestia")
+    assert page.locator("article.item").count() == 5

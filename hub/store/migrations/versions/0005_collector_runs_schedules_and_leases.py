@@ -45,7 +45,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("source", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("interval_seconds", sa.Integer(), nullable=False, server_default="900")
+            sa.Column("interval_seconds", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(
             sa.Column("last_success_at", hub.store.types.UTCDateTime(), nullable=True)
