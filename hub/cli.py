@@ -124,7 +124,7 @@ def _start_worker_process() -> "BaseProcess":
 def worker(
     once: Annotated[bool, typer.Option(help="Stop when nothing is pending")] = False,
 ) -> None:
-    """Run an enrichment worker: language (then sentiment, topics) for pending feedback."""
+    """Run a worker: language, sentiment and topics of pending feedback, and the collectors."""
     from hub.enrichment.worker import run_until_signalled
 
     with _database():
