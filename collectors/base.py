@@ -25,6 +25,7 @@ class Item:
 
     ``external_id`` is the source's own id (the idempotency key within the source).
     ``language`` is what the source claims, if anything; it is kept as a hint in metadata.
+    ``answers`` holds every answer of a survey response, by question.
     """
 
     external_id: str
@@ -38,6 +39,7 @@ class Item:
     url: str | None = None
     language: str | None = None
     customer: dict[str, Any] | None = None
+    answers: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

@@ -30,6 +30,7 @@ def ingest_item(item: Item, source: str) -> dict[str, Any]:
         "created_at": item.created_at,
         "author": item.author[:200] if item.author else None,
         "customer": item.customer,
+        "answers": item.answers or None,
         "url": url,
         "metadata": metadata or None,
     }
