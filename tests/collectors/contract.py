@@ -40,11 +40,11 @@ class FakeApi:
     page_size: int = 3
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+        self.records: list[Any] = []  # raw records: JSON objects, or arrays (Google Play)
         self.requests: list[httpx.Request] = []
         self.faults: list[httpx.Response | Exception] = []
 
-    def record(self, n: int, text: str, when: datetime) -> dict[str, Any]:
+    def record(self, n: int, text: str, when: datetime) -> Any:
         """A raw record in the API's documented shape, with id ``n``."""
         raise NotImplementedError
 
@@ -96,10 +96,10 @@ class CollectorContract:
         """The source's config; its base URL points at the fake (any host: nothing is sent)."""
         raise NotImplementedError
 
-    def check_item(self, stored: Feedback, record: dict[str, Any]) -> None:
+    def check_item(self, stored: Feedback, record: Any) -> None:
         """Source-specific checks of how a stored item maps its raw record."""
 
-    def record_id(self, record: dict[str, Any]) -> str:
+    def record_id(self, record: Any) -> str:
         """The external_id the collector should store for ``record``."""
         raise NotImplementedError
 
