@@ -85,7 +85,7 @@ class TestGooglePlayContract(CollectorContract):
     def config(self) -> dict[str, Any]:
         return {"base_url": "https://play.fake.test", "app_id": "com.cestia.shop", "page_size": 3}
 
-    def record_id(self, record: dict[str, Any]) -> str:
+    def record_id(self, record: Any) -> str:
         return str(record[0])
 
     def check_item(self, stored: Feedback, record: Any) -> None:
