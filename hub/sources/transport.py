@@ -26,8 +26,9 @@ from tenacity import (
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining")
-RESET_HEADERS = ("x-ratelimit-reset", "x-rate-limit-reset")
+# Reddit, Mastodon, Intercom: X-RateLimit-*; Zendesk: X-Rate-Limit-*; Bluesky: RateLimit-*.
+REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
+RESET_HEADERS = ("x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset")
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -66,6 +66,8 @@ def test_rate_limit_resets_in_three_formats() -> None:
         rate_limit_reset_at(httpx.Headers(iso), now=now)
         == datetime(2027, 1, 15, 8, tzinfo=UTC).timestamp()
     )
+    bluesky = {"RateLimit-Remaining": "0", "RateLimit-Reset": "1800000060"}
+    assert rate_limit_reset_at(httpx.Headers(bluesky), now=now) == 1_800_000_060
     left = {"X-Rate-Limit-Remaining": "17", "X-Rate-Limit-Reset": "5"}
     assert rate_limit_reset_at(httpx.Headers(left), now=now) is None
 
