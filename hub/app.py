@@ -18,9 +18,11 @@ from hub.http.limits import BodySizeLimit
 from hub.sources.api import router as sources_router
 from hub.store.engine import make_engine
 from hub.topics.api import router as topics_router
-from web.routes import STATIC as WEB_STATIC
+from web.auth import install_sign_in_redirect
+from web.auth import router as web_auth_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
+from web.templating import STATIC as WEB_STATIC
 
 DESCRIPTION = """Collect, understand and act on customer feedback.
 
@@ -55,7 +57,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_router)
     app.include_router(topics_router)
     app.include_router(sources_router)
+    app.include_router(web_auth_router)
     app.include_router(web_router)
+    install_sign_in_redirect(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from hub.auth.models import Scope
 from hub.auth.service import create_key, list_keys, revoke_key
 from hub.config import get_settings
-from hub.demo.loader import load_demo
+from hub.demo.loader import DEMO_USER, load_demo, reset_demo_user
 from hub.errors import HubError, InvalidInput
 from hub.feedback.importer import ImportReport, count_records, import_file
 from hub.feedback.models import IngestSummary
@@ -28,6 +28,8 @@ from hub.sources.service import create_source, list_sources, update_source
 from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import downgrade, upgrade
 from hub.topics.service import seed_topics
+from hub.users.models import MIN_PASSWORD_CHARS, Role, UserCreate
+from hub.users.service import create_user, list_users
 
 if TYPE_CHECKING:
     from hub.sources.runner import RunReport
@@ -39,11 +41,13 @@ keys_app = typer.Typer(help="API keys for machines (widgets, collectors, scripts
 nlp_app = typer.Typer(help="Language, sentiment and topics of feedback.")
 topics_app = typer.Typer(help="The topic taxonomy.")
 sources_app = typer.Typer(help="Sources of feedback: collectors pulled on a schedule, webhooks.")
+users_app = typer.Typer(help="People who sign in to the web UI, and their roles.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(topics_app, name="topics")
 app.add_typer(sources_app, name="sources")
+app.add_typer(users_app, name="users")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -87,6 +91,10 @@ def serve(
             seed_topics(session)
         if demo:
             _print_summary("demo", load_demo(engine))
+            if settings.env == "dev":  # a known sign-in for the demo, never in production
+                password = reset_demo_user(engine)
+                console.print(f"sign in as [bold]{DEMO_USER}[/bold] with password "
+                              f"[bold]{password}[/bold] (new each start)")  # fmt: skip
     console.print(
         f"Feedback Hub on http://{host or settings.host}:{port or settings.port}  "
         f"(API docs: /docs, database: {engine.dialect.name})"
@@ -577,6 +585,41 @@ def _collect_one(engine: Engine, name: str) -> "RunReport":
             return asyncio.run(run)
         except HubError as exc:
             raise _fail(exc) from exc
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Their sign-in email")],
+    password: Annotated[str, typer.Option(help=f"At least {MIN_PASSWORD_CHARS} characters")],
+    role: Annotated[Role, typer.Option(help="admin, lead, agent or viewer")] = Role.agent,
+    name: Annotated[str, typer.Option(help="Their name as pages show it")] = "",
+) -> None:
+    """Create a user (the first admin, say)."""
+    data = _validated(
+        UserCreate, {"email": email, "password": password, "role": role, "name": name}
+    )
+    try:
+        with _database() as engine, session_scope(engine) as session:
+            user = create_user(session, data=data)
+    except HubError as exc:
+        raise _fail(exc) from exc
+    console.print(f"user {user.id} {user.email} ({user.role.value}) created")
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every user with role, teams and last sign-in."""
+    with _database() as engine, session_scope(engine) as session:
+        users = list_users(session)
+    if as_json:
+        typer.echo(json.dumps([user.model_dump(mode="json") for user in users]))
+        return
+    table = Table("id", "email", "name", "role", "teams", "active", "last sign-in")
+    for user in users:
+        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "-"
+        table.add_row(str(user.id), user.email, user.name, user.role.value,
+                      ", ".join(user.teams), "yes" if user.active else "no", last)  # fmt: skip
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ CLI = [sys.executable, "-m", "hub.cli"]
 
 @dataclass
 class LiveServer:
-    """Where the server listens, and an ingest+read key for it."""
+    """Where the server listens, an ingest+read key, and an admin who can sign in."""
 
     base_url: str
     key: str
     log: Path
+    email: str = "admin@cestia.example"
+    password: str = "browser-test-password"
 
 
 def free_port() -> int:
@@ -49,6 +51,12 @@ def live_server(workdir: Path, *, demo: bool = False) -> Iterator[LiveServer]:
         check=True,
     )
     key = json.loads(created.stdout)["key"]
+    admin = LiveServer("", "", Path())
+    subprocess.run(
+        [*CLI, "users", "create", "--email", admin.email, "--password", admin.password,
+         "--role", "admin", "--name", "Ada Admin"],
+        env=env, cwd=workdir, capture_output=True, text=True, check=True,
+    )  # fmt: skip
     log = workdir / "serve.log"
     args = [*CLI, "serve", "--port", str(port), *(["--demo"] if demo else [])]
     with log.open("w") as out:

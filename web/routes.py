@@ -1,41 +1,21 @@
 """HTML pages. They call hub services; the domain never imports web."""
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from hub.errors import Forbidden
 from hub.feedback.models import Channel, ScoreType
 from hub.feedback.queries import FeedbackFilters, list_feedback
-from hub.http.deps import SessionDep, SettingsDep
+from hub.http.deps import SessionDep
 from hub.sources.service import list_sources
+from web.auth import page_user
+from web.templating import templates
 
-TEMPLATES = Path(__file__).parent / "templates"
-STATIC = Path(__file__).parent / "static"
-
-environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(default=True),  # feedback text is untrusted: escape always
-)
-templates = Jinja2Templates(env=environment)
-
-
-def _dev_only(settings: SettingsDep) -> None:
-    """Until sign-in exists, pages that show feedback are served only in dev mode."""
-    if settings.env != "dev":
-        raise Forbidden(
-            "the web UI has no sign-in yet, so it is served only with HUB_ENV=dev "
-            "on a trusted network; use the API with a key"
-        )
-
-
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_dev_only)])
+# Every page needs a signed-in person; viewers may read all of these.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(page_user())])
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -4,7 +4,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
-from sqlmodel import Column, Field, SQLModel
+from sqlalchemy import Index
+from sqlmodel import Column, Field, ForeignKey, SQLModel
 
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
@@ -53,3 +54,33 @@ class ApiKeyCreated(BaseModel):
     name: str
     scopes: list[str]
     key: str
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the table its SHA-256 digest."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(
+        sa_column=Column(
+            BigId, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A sign-in try, kept a while to slow down password guessing."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"),)
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    email: str = Field(max_length=320)
+    ip: str = Field(max_length=64, index=True)
+    succeeded: bool
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,17 +1,21 @@
 """Loads the demo data set through the real ingest path (idempotent: a re-load adds nothing)."""
 
 import json
+import secrets
 from datetime import timedelta
 from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from hub.feedback.models import IngestSummary
 from hub.feedback.service import ingest
 from hub.sources.service import ensure_source
 from hub.store.engine import session_scope
 from hub.store.types import utcnow
+from hub.users.models import Role, User, UserCreate, UserUpdate
+from hub.users.service import create_user, update_user
 
 # Demo source name -> source kind (what a real install would have configured).
 SOURCE_KINDS = {
@@ -51,3 +55,19 @@ def load_demo(engine: Engine) -> IngestSummary:
         for name, kind in SOURCE_KINDS.items():
             ensure_source(session, name=name, kind=kind)
         return ingest(session, raw_items=demo_items())
+
+
+DEMO_USER = "lead@cestia.example"
+
+
+def reset_demo_user(engine: Engine) -> str:
+    """Make the demo's sign-in (an admin) exist with a fresh random password; returns it."""
+    password = secrets.token_urlsafe(12)
+    with session_scope(engine) as session:
+        user = session.exec(select(User).where(User.email == DEMO_USER)).first()
+        if user is None:
+            data = UserCreate(email=DEMO_USER, name="Lea Demo", password=password, role=Role.admin)
+            create_user(session, data=data)
+        else:
+            update_user(session, user_id=user.id or 0, changes=UserUpdate(password=password))
+    return password

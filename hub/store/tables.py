@@ -2,11 +2,12 @@
 
 from sqlmodel import SQLModel
 
-from hub.auth.models import ApiKey
+from hub.auth.models import ApiKey, LoginAttempt, UserSession
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
 from hub.sources.models import Source, SourceRun
 from hub.topics.models import FeedbackTopic, Topic
+from hub.users.models import Team, TeamMember, User
 
 metadata = SQLModel.metadata
 
@@ -15,8 +16,13 @@ __all__ = [
     "Customer",
     "Feedback",
     "FeedbackTopic",
+    "LoginAttempt",
     "Source",
     "SourceRun",
+    "Team",
+    "TeamMember",
     "Topic",
+    "User",
+    "UserSession",
     "metadata",
 ]

@@ -5,9 +5,17 @@ import pytest
 
 from hub.app import create_app
 from hub.config import Settings
+from hub.users.models import Role
 from tests.factories import item
+from tests.signin import sign_in
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+async def signed_in(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]
+    """Every page needs a signed-in person."""
+    await sign_in(client, db.engine, Role.viewer)
 
 
 async def test_inbox_escapes_and_filters(client: httpx.AsyncClient, auth: dict) -> None:
@@ -31,14 +39,16 @@ async def test_home_redirects_to_the_inbox(client: httpx.AsyncClient) -> None:
     assert (response.status_code, response.headers["location"]) == (303, "/feedback")
 
 
-async def test_pages_are_refused_in_prod_until_sign_in_exists(db) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_send_strangers_to_sign_in_and_back(db) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(database_url=db.url, env="prod", secret_key="k" * 48)
     app = create_app(settings, engine=db.engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        response = await c.get("/feedback")
-        assert response.status_code == 403
-        assert "HUB_ENV=dev" in response.json()["error"]["message"]
+        response = await c.get("/feedback?channel=review")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/login?next=/feedback%3Fchannel%3Dreview"
         assert (await c.get("/healthz")).status_code == 200
+        await sign_in(c, db.engine, Role.agent)
+        assert (await c.get("/feedback")).status_code == 200
 
 
 async def test_the_older_link_keeps_the_filters(client: httpx.AsyncClient, auth: dict) -> None:

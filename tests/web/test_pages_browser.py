@@ -55,16 +55,49 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    """A browser tab signed in through the real sign-in form."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
+    sign_in(opened, server)
     yield opened
     context.close()
+
+
+def sign_in(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.base_url}/feedback")
+    assert "/login?next=/feedback" in page.url
+    page.fill("input[name=email]", server.email)
+    page.fill("input[name=password]", server.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.base_url}/feedback")
 
 
 def _shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def test_sign_in_refuses_a_wrong_password_then_lets_the_right_one_in(
+    server: LiveServer, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.base_url}/sources")
+    page.fill("input[name=email]", server.email)
+    page.fill("input[name=password]", "not it")
+    page.click("button[type=submit]")
+    assert page.get_by_role("alert").inner_text() == "wrong email or password"
+    _shot(page, "login-refused")
+    page.fill("input[name=password]", server.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.base_url}/sources")  # back where they were going
+    assert "Ada Admin" in page.locator(".signed-in").inner_text()
+    page.click(".signed-in button")
+    page.wait_for_url(f"{server.base_url}/login")
+    page.goto(f"{server.base_url}/feedback")
+    assert "/login" in page.url
+    context.close()
 
 
 def test_docs_load_offline_and_list_the_api(server: LiveServer, page: Page) -> None:
@@ -86,7 +119,7 @@ def test_inbox_shows_demo_feedback_and_filters(server: LiveServer, page: Page) -
 
     page.select_option("select[name=channel]", "review")
     page.fill("input[name=q]", "crash")
-    page.click("button[type=submit]")
+    page.click("form.filters button[type=submit]")
     page.wait_for_load_state()
     items = page.locator("article.item")
     assert items.count() > 0
@@ -129,7 +162,7 @@ def test_hostile_feedback_text_is_shown_as_text_and_never_runs(
 
 
 def test_pages_send_a_strict_csp(server: LiveServer) -> None:
-    response = httpx.get(f"{server.base_url}/feedback")
+    response = httpx.get(f"{server.base_url}/login")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp

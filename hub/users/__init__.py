@@ -1,0 +1,1 @@
+"""People who use the hub (roles: admin, lead, agent, viewer) and their teams."""

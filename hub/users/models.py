@@ -1,0 +1,122 @@
+"""The User, Team and TeamMember tables and their schemas."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Column, ForeignKey, SQLModel
+from sqlmodel import Field as SQLField
+
+from hub.customers.models import Email
+from hub.store.types import BigId, UTCDateTime, utcnow
+
+MIN_PASSWORD_CHARS = 10
+
+
+class Role(StrEnum):
+    """What a person may do; each role may do all that the ones below it may."""
+
+    viewer = "viewer"  # reads feedback, cases, trends
+    agent = "agent"  # works cases assigned to them or their teams
+    lead = "lead"  # triages queues, assigns, edits routing rules
+    admin = "admin"  # users, teams, sources, keys
+
+    @property
+    def rank(self) -> int:
+        """Position in viewer < agent < lead < admin."""
+        return list(Role).index(self)
+
+    def allows(self, needed: "Role") -> bool:
+        """Whether this role may do what ``needed`` may."""
+        return self.rank >= needed.rank
+
+
+class User(SQLModel, table=True):
+    """A person who signs in. Only an argon2 hash of the password is stored."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
+    email: str = SQLField(max_length=320, unique=True)
+    name: str = SQLField(max_length=200)
+    password_hash: str = SQLField(max_length=255)
+    role: str = SQLField(max_length=16)
+    active: bool = True
+    created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_login_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class Team(SQLModel, table=True):
+    """A group of people that owns feedback (cases are routed to teams)."""
+
+    __tablename__ = "team"
+
+    id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
+    name: str = SQLField(max_length=100, unique=True)
+    description: str = SQLField(default="", max_length=500)
+    created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TeamMember(SQLModel, table=True):
+    """A person's membership of a team."""
+
+    __tablename__ = "team_member"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_member"),)
+
+    id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
+    team_id: int = SQLField(
+        sa_column=Column(BigId, ForeignKey("team.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int = SQLField(
+        sa_column=Column(
+            BigId, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+
+
+class UserCreate(BaseModel):
+    """A new user."""
+
+    email: Email
+    name: str = Field(default="", max_length=200)
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=200)
+    role: Role = Role.agent
+
+
+class UserUpdate(BaseModel):
+    """Changes to a user; a new password signs them out everywhere."""
+
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=200)
+
+
+class UserPublic(BaseModel):
+    """A user as pages and the API show them."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    teams: list[str] = []
+
+
+class TeamCreate(BaseModel):
+    """A new team."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=500)
+
+
+class TeamPublic(BaseModel):
+    """A team and its members' ids."""
+
+    id: int
+    name: str
+    description: str
+    members: list[int]
