@@ -3,8 +3,10 @@
 from sqlmodel import SQLModel
 
 from hub.auth.models import ApiKey, LoginAttempt, UserSession
+from hub.cases.models import Case, CaseEvent
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
+from hub.routing.models import RoutingDecision, RoutingRule
 from hub.sources.models import Source, SourceRun
 from hub.topics.models import FeedbackTopic, Topic
 from hub.users.models import Team, TeamMember, User
@@ -13,10 +15,14 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
+    "Case",
+    "CaseEvent",
     "Customer",
     "Feedback",
     "FeedbackTopic",
     "LoginAttempt",
+    "RoutingDecision",
+    "RoutingRule",
     "Source",
     "SourceRun",
     "Team",
