@@ -375,12 +375,21 @@ def _without(name: str) -> dict[str, str]:
         (sign(BODY, key=b"someone else"), "no webhook-signature matches"),
         (sign(BODY + b" "), "no webhook-signature matches"),
         ({**sign(BODY), "webhook-id": "msg_other"}, "no webhook-signature matches"),
-        (sign(BODY, stamp=int(time.time()) - 310), "stale webhook-timestamp: 31"),
-        (sign(BODY, stamp=int(time.time()) + 310), "s ahead"),
         (sign(BODY, stamp=0), "stale webhook-timestamp"),
     ],
 )
 def test_verify_refuses(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(BadSignature, match=message):
+        COLLECTOR.verify(config(), httpx.Headers(headers), BODY)
+
+
+@pytest.mark.parametrize(
+    ("offset", "message"),
+    [(-310, r"stale webhook-timestamp: 3[01]\d s ago"), (310, r"3[01]\d s ahead")],
+)
+def test_verify_refuses_a_timestamp_outside_the_tolerance(offset: int, message: str) -> None:
+    # Signed here, not at collection: a slow run must not move the stamp out of the window.
+    headers = sign(BODY, stamp=int(time.time()) + offset)
     with pytest.raises(BadSignature, match=message):
         COLLECTOR.verify(config(), httpx.Headers(headers), BODY)
 
