@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 import hub
+from hub.cases.api import router as cases_router
 from hub.config import Settings, get_settings
 from hub.feedback.api import router as feedback_router
 from hub.feedback.models import FeedbackBatchIn, FeedbackIn
@@ -15,9 +16,12 @@ from hub.http.deps import SessionDep
 from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
+from hub.notifications.api import router as notifications_router
+from hub.routing.api import router as routing_router
 from hub.sources.api import router as sources_router
 from hub.store.engine import make_engine
 from hub.topics.api import router as topics_router
+from hub.users.api import router as users_router
 from web.auth import install_sign_in_redirect
 from web.auth import router as web_auth_router
 from web.routes import router as web_router
@@ -57,6 +61,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_router)
     app.include_router(topics_router)
     app.include_router(sources_router)
+    app.include_router(notifications_router)
+    app.include_router(cases_router)
+    app.include_router(routing_router)
+    app.include_router(users_router)
     app.include_router(web_auth_router)
     app.include_router(web_router)
     install_sign_in_redirect(app)

@@ -23,6 +23,7 @@ from hub.demo.loader import DEMO_USER, load_demo, reset_demo_user
 from hub.errors import HubError, InvalidInput
 from hub.feedback.importer import ImportReport, count_records, import_file
 from hub.feedback.models import IngestSummary
+from hub.routing.service import ensure_default_rules
 from hub.sources.models import DEFAULT_INTERVAL_SECONDS
 from hub.sources.service import create_source, list_sources, update_source
 from hub.store.engine import make_engine, session_scope
@@ -89,6 +90,7 @@ def serve(
     with _database() as engine:
         with session_scope(engine) as session:
             seed_topics(session)
+            ensure_default_rules(session)
         if demo:
             _print_summary("demo", load_demo(engine))
             if settings.env == "dev":  # a known sign-in for the demo, never in production
@@ -211,6 +213,7 @@ def demo() -> None:
     with _database() as engine:
         with session_scope(engine) as session:
             seed_topics(session)
+            ensure_default_rules(session)
         _print_summary("demo", load_demo(engine))
 
 

@@ -1,12 +1,16 @@
 """Settings, read from the environment (prefix ``HUB_``) and an optional ``.env`` file."""
 
+import base64
+import binascii
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 (refused outside dev)
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (Standard Webhooks' secret form, not a secret)
 
 
 class Settings(BaseSettings):
@@ -42,6 +46,61 @@ class Settings(BaseSettings):
     collector_attempts: int = Field(default=5, ge=1, le=20)
     collector_max_wait_seconds: float = Field(default=60.0, ge=0)
     collector_lease_seconds: float = Field(default=600.0, gt=0)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "Feedback Hub <hub@localhost>"
+    smtp_starttls: bool = True
+    slack_webhook_url: str = ""
+    webhook_urls: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_poll_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("slack_webhook_url", "webhook_urls")
+    @classmethod
+    def _outbound_urls(cls, value: str) -> str:
+        # Outbound calls go to http(s) only: no file:, gopher: or other schemes (DESIGN §8).
+        urls = [url.strip() for url in value.split(",") if url.strip()]
+        for url in urls:
+            parsed = urlsplit(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"only http(s) URLs with a host are allowed (got {url!r})")
+        return ",".join(urls)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_form(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret.startswith(WEBHOOK_SECRET_PREFIX):
+            try:
+                base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+            except binascii.Error:
+                raise ValueError("a whsec_ secret must be base64 after the prefix") from None
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> "Settings":
+        if self.webhook_urls and not self.webhook_secret.get_secret_value():
+            raise ValueError(
+                "HUB_WEBHOOK_URLS is set but HUB_WEBHOOK_SECRET is empty: outbound webhooks "
+                "are always signed (e.g. `whsec_` + base64 of 32 random bytes)"
+            )
+        return self
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        """``HUB_WEBHOOK_URLS`` as a list."""
+        return self.webhook_urls.split(",") if self.webhook_urls else []
+
+    @property
+    def webhook_signing_key(self) -> bytes:
+        """The HMAC key: the decoded part of a ``whsec_`` secret, else the secret's UTF-8 bytes."""
+        secret = self.webhook_secret.get_secret_value()
+        if secret.startswith(WEBHOOK_SECRET_PREFIX):
+            return base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX))
+        return secret.encode()
 
     @field_validator("nlp_languages")
     @classmethod

@@ -90,7 +90,8 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
     resolution: str | None = SQLField(default=None, sa_type=Text)
-    # SLA alerts already raised, so each is raised once per due time.
+    # When the SLA is near breach (the last fifth of its window), and the alerts already raised.
+    sla_warn_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
     sla_warned_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
     sla_breached_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
     created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -168,7 +169,7 @@ class CasePage(BaseModel):
 
 
 class AssignIn(BaseModel):
-    """Give a case to a person and/or a team (``null`` takes it away)."""
+    """Give a case to a person and/or a team (``null`` takes it away, left out keeps it)."""
 
     assignee_id: int | None = None
     team_id: int | None = None

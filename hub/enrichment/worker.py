@@ -30,6 +30,8 @@ from hub.enrichment.claims import (
     write_sentiments,
 )
 from hub.enrichment.pipeline import PipelineLoader
+from hub.notifications.tasks import start_notifier_thread
+from hub.routing.service import ensure_default_rules, route_feedback
 from hub.sources.scheduler import start_scheduler_thread
 from hub.store.engine import make_engine, session_scope
 from hub.topics.service import seed_topics, store_model_topics
@@ -108,6 +110,9 @@ class Worker:
                 max_attempts=self.settings.worker_max_attempts,
                 retry_after=timedelta(seconds=self.settings.worker_poll_seconds * 10),
             )
+            # Done, or failed for good: route now (rules on scores work without NLP results).
+            given_up = [f.id for f in failures if f.attempts >= self.settings.worker_max_attempts]
+            route_feedback(session, settings=self.settings, feedback_ids=[*owned, *given_up])
         lost = len(enriched) - written
         log.info("enriched %d, failed %d, lost lease on %d", written, len(failures), lost)
         return len(claimed)
@@ -141,14 +146,18 @@ def run_until_signalled(settings: Settings | None = None, *, once: bool = False)
     engine = make_engine(settings.database_url, pool_size=2)
     with session_scope(engine) as session:
         seed_topics(session)
+        ensure_default_rules(session)
     worker = Worker(engine, settings, PipelineLoader(settings))
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _setter(stop))
-    # Collectors run beside enrichment in every long-running worker (not in --once runs).
-    scheduler = None
-    if settings.scheduler_enabled and not once:
-        scheduler = start_scheduler_thread(engine, settings, stop)
+    # Collectors and the notifier (SLA alerts, outbox) run beside enrichment in every
+    # long-running worker (not in --once runs).
+    threads = []
+    if not once:
+        threads.append(start_notifier_thread(engine, settings, stop))
+        if settings.scheduler_enabled:
+            threads.append(start_scheduler_thread(engine, settings, stop))
     try:
         if once:
             while not stop.is_set() and worker.run_once():
@@ -156,8 +165,8 @@ def run_until_signalled(settings: Settings | None = None, *, once: bool = False)
         else:
             worker.run(stop)
     finally:
-        if scheduler is not None:
-            scheduler.join(timeout=30)
+        for thread in threads:
+            thread.join(timeout=30)
         engine.dispose()
 
 

@@ -6,6 +6,7 @@ from hub.auth.models import ApiKey, LoginAttempt, UserSession
 from hub.cases.models import Case, CaseEvent
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
+from hub.notifications.models import OutboxMessage
 from hub.routing.models import RoutingDecision, RoutingRule
 from hub.sources.models import Source, SourceRun
 from hub.topics.models import FeedbackTopic, Topic
@@ -21,6 +22,7 @@ __all__ = [
     "Feedback",
     "FeedbackTopic",
     "LoginAttempt",
+    "OutboxMessage",
     "RoutingDecision",
     "RoutingRule",
     "Source",

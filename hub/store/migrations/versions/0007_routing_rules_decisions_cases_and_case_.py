@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("resolved_at", hub.store.types.UTCDateTime(), nullable=True),
         sa.Column("closed_at", hub.store.types.UTCDateTime(), nullable=True),
         sa.Column("resolution", sa.Text(), nullable=True),
+        sa.Column("sla_warn_at", hub.store.types.UTCDateTime(), nullable=True),
         sa.Column("sla_warned_at", hub.store.types.UTCDateTime(), nullable=True),
         sa.Column("sla_breached_at", hub.store.types.UTCDateTime(), nullable=True),
         sa.Column("created_at", hub.store.types.UTCDateTime(), nullable=False),

@@ -1,0 +1,110 @@
+"""JSON API for cases: the queue, one case with its trail, and the actions on it."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from hub.auth.models import Scope
+from hub.cases.models import (
+    AssignIn,
+    Case,
+    CaseDetail,
+    CasePage,
+    NoteIn,
+    ReplyIn,
+    Status,
+    TransitionIn,
+)
+from hub.cases.queries import SORTS, CaseFilters, case_detail, list_cases
+from hub.cases.service import add_note, assign, get_case, may_work, reply_to_customer, transition
+from hub.errors import Forbidden
+from hub.http.deps import Principal, ReadKey, SessionDep, SettingsDep, require_access
+from hub.routing.models import Priority
+from hub.users.models import Role
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+# Changes: a key with the admin scope, or a signed-in agent (on cases they may work).
+WorkKey = Annotated[Principal, Depends(require_access(Scope.admin, Role.agent))]
+
+
+@router.get("", summary="List cases")
+def cases(
+    session: SessionDep,
+    who: ReadKey,
+    scope: Annotated[str, Query(pattern="^(mine|team|all)$")] = "all",
+    status: Annotated[list[Status] | None, Query()] = None,
+    priority: Priority | None = None,
+    sla: Annotated[str | None, Query(pattern="^(ok|near_breach|breached)$")] = None,
+    topic: str | None = None,
+    source: str | None = None,
+    sentiment: str | None = None,
+    language: str | None = None,
+    sort: Annotated[str, Query(pattern=f"^({'|'.join(SORTS)})$")] = "due",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """The triage queue: open cases by default, soonest due first; counts per status."""
+    filters = CaseFilters(
+        scope=scope, statuses=tuple(status) if status else CaseFilters().statuses,
+        priority=priority, sla=sla, topic=topic, source=source, sentiment=sentiment,
+        language=language, sort=sort,
+    )  # fmt: skip
+    return list_cases(session, filters=filters, viewer=who.user, cursor=cursor, limit=limit)
+
+
+@router.get("/{case_id}", summary="Get a case")
+def one_case(case_id: int, session: SessionDep, _who: ReadKey) -> CaseDetail:
+    """A case with its feedback, the customer's other feedback and the event trail."""
+    return case_detail(session, case_id=case_id)
+
+
+@router.post("/{case_id}/assign", summary="Assign a case")
+def assign_case(
+    case_id: int, data: AssignIn, session: SessionDep, settings: SettingsDep, who: WorkKey
+) -> CaseDetail:
+    """Give the case to a person and/or a team; a field left out stays as it is."""
+    case = _may_work(session, who, case_id)
+    given = data.model_fields_set  # an omitted field is not a null: it must not unassign
+    assign(
+        session, settings=settings, case_id=case_id,
+        assignee_id=data.assignee_id if "assignee_id" in given else case.assignee_id,
+        team_id=data.team_id if "team_id" in given else case.team_id, actor=who.actor,
+    )  # fmt: skip
+    return case_detail(session, case_id=case_id)
+
+
+@router.post("/{case_id}/transition", summary="Change a case's status")
+def transition_case(
+    case_id: int, data: TransitionIn, session: SessionDep, who: WorkKey
+) -> CaseDetail:
+    """Move the case along new → assigned → in progress → waiting → resolved → closed."""
+    _may_work(session, who, case_id)
+    transition(session, case_id=case_id, status=data.status, resolution=data.resolution,
+               actor=who.actor)  # fmt: skip
+    return case_detail(session, case_id=case_id)
+
+
+@router.post("/{case_id}/notes", summary="Add a note")
+def note_case(case_id: int, data: NoteIn, session: SessionDep, who: WorkKey) -> CaseDetail:
+    """An internal note on the case's trail."""
+    _may_work(session, who, case_id)
+    add_note(session, case_id=case_id, body=data.body, actor=who.actor)
+    return case_detail(session, case_id=case_id)
+
+
+@router.post("/{case_id}/reply", summary="Reply to the customer")
+def reply_case(
+    case_id: int, data: ReplyIn, session: SessionDep, settings: SettingsDep, who: WorkKey
+) -> CaseDetail:
+    """Email the customer (when they have an address and SMTP is set up), else record it."""
+    _may_work(session, who, case_id)
+    reply_to_customer(session, settings=settings, case_id=case_id, body=data.body,
+                      subject=data.subject, actor=who.actor)  # fmt: skip
+    return case_detail(session, case_id=case_id)
+
+
+def _may_work(session: SessionDep, who: Principal, case_id: int) -> Case:
+    case = get_case(session, case_id=case_id)
+    if who.user is not None and not may_work(session, who.user, case):
+        raise Forbidden("agents work cases assigned to them or to their teams")
+    return case
