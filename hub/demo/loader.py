@@ -7,15 +7,16 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from hub.feedback.models import IngestSummary
 from hub.feedback.service import ingest
+from hub.routing.service import DEFAULT_TEAM
 from hub.sources.service import ensure_source
 from hub.store.engine import session_scope
 from hub.store.types import utcnow
-from hub.users.models import Role, User, UserCreate, UserUpdate
-from hub.users.service import create_user, update_user
+from hub.users.models import Role, Team, TeamCreate, TeamMember, User, UserCreate, UserUpdate
+from hub.users.service import create_team, create_user, update_user
 
 # Demo source name -> source kind (what a real install would have configured).
 SOURCE_KINDS = {
@@ -49,12 +50,29 @@ def demo_items() -> list[dict[str, Any]]:
     return items
 
 
+# The demo's support agents (who cannot sign in: their passwords are random and never shown).
+DEMO_AGENTS = {"sam@cestia.example": "Sam Ortega", "rita@cestia.example": "Rita Alves"}
+
+
 def load_demo(engine: Engine) -> IngestSummary:
-    """Create the demo sources and ingest every demo item."""
+    """Create the demo sources and Support agents, and ingest every demo item."""
     with session_scope(engine) as session:
         for name, kind in SOURCE_KINDS.items():
             ensure_source(session, name=name, kind=kind)
+        _ensure_agents(session)
         return ingest(session, raw_items=demo_items())
+
+
+def _ensure_agents(session: Session) -> None:
+    """The Support team with the demo agents in it, so routed cases get assignees."""
+    team = session.exec(select(Team).where(Team.name == DEFAULT_TEAM)).first()
+    team_id = team.id if team else create_team(session, data=TeamCreate(name=DEFAULT_TEAM)).id
+    for email, name in DEMO_AGENTS.items():
+        user = session.exec(select(User).where(User.email == email)).first()
+        if user is None:
+            data = UserCreate(email=email, name=name, password=secrets.token_urlsafe(24))
+            user_id = create_user(session, data=data).id
+            session.add(TeamMember(team_id=team_id, user_id=user_id))
 
 
 DEMO_USER = "lead@cestia.example"

@@ -4,16 +4,17 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.customers.models import Customer
-from hub.demo.loader import SOURCE_KINDS, demo_items, load_demo
+from hub.demo.loader import DEMO_AGENTS, SOURCE_KINDS, demo_items, load_demo
 from hub.feedback.models import Feedback
 from hub.sources.models import Source
 from hub.store.engine import session_scope
 from hub.store.types import utcnow
+from hub.users.models import Team, TeamMember, User
 
 
 def test_the_data_set_is_broad_enough() -> None:
@@ -55,6 +56,11 @@ def test_load_twice_gives_the_same_count(db) -> None:  # type: ignore[no-untyped
         kinds = {s.name: s.kind for s in session.exec(select(Source))}
         oldest = session.exec(select(func.min(Feedback.created_at))).one()
         newest = session.exec(select(func.max(Feedback.created_at))).one()
+        support = session.exec(
+            select(User.email).join(TeamMember, col(TeamMember.user_id) == col(User.id))
+            .join(Team, col(Team.id) == col(TeamMember.team_id)).where(Team.name == "Support")
+        ).all()  # fmt: skip
+    assert sorted(support) == sorted(DEMO_AGENTS)  # once, though loaded twice
     assert kinds == SOURCE_KINDS
     now = utcnow()
     assert now - timedelta(days=91) < oldest.replace(tzinfo=now.tzinfo) < now - timedelta(days=80)
