@@ -67,6 +67,7 @@ def _ensure_agents(session: Session) -> None:
     """The Support team with the demo agents in it, so routed cases get assignees."""
     team = session.exec(select(Team).where(Team.name == DEFAULT_TEAM)).first()
     team_id = team.id if team else create_team(session, data=TeamCreate(name=DEFAULT_TEAM)).id
+    assert team_id is not None
     for email, name in DEMO_AGENTS.items():
         user = session.exec(select(User).where(User.email == email)).first()
         if user is None:
