@@ -22,8 +22,10 @@ from hub.sources.api import router as sources_router
 from hub.store.engine import make_engine
 from hub.topics.api import router as topics_router
 from hub.users.api import router as users_router
+from web.admin import router as web_admin_router
 from web.auth import install_sign_in_redirect
 from web.auth import router as web_auth_router
+from web.cases import router as web_cases_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
 from web.templating import STATIC as WEB_STATIC
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(users_router)
     app.include_router(web_auth_router)
     app.include_router(web_router)
+    app.include_router(web_cases_router)
+    app.include_router(web_admin_router)
     install_sign_in_redirect(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)

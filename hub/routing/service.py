@@ -183,8 +183,11 @@ def try_rule(session: Session, *, data: RuleIn, days: int = 30, limit: int = 200
         .limit(limit)
     ).all()
     facts = facts_of(session, [i for i in ids if i is not None])
+    # In ``ids`` order (newest first): facts_of's query has no order, so its dict has none either.
     matched = [
-        (i, reasons) for i, f in facts.items() if (reasons := explain(conditions, f)) is not None
+        (i, reasons)
+        for i in ids
+        if i in facts and (reasons := explain(conditions, facts[i])) is not None
     ]
     examples = [
         {"feedback_id": i, "text": facts[i].text[:200], "why": reasons}
