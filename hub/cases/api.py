@@ -11,12 +11,21 @@ from hub.cases.models import (
     CaseDetail,
     CasePage,
     NoteIn,
+    PriorityIn,
     ReplyIn,
     Status,
     TransitionIn,
 )
 from hub.cases.queries import SORTS, CaseFilters, case_detail, list_cases
-from hub.cases.service import add_note, assign, get_case, may_work, reply_to_customer, transition
+from hub.cases.service import (
+    add_note,
+    assign,
+    get_case,
+    may_work,
+    reply_to_customer,
+    set_priority,
+    transition,
+)
 from hub.errors import Forbidden
 from hub.http.deps import Principal, ReadKey, SessionDep, SettingsDep, require_access
 from hub.routing.models import Priority
@@ -81,6 +90,16 @@ def transition_case(
     _may_work(session, who, case_id)
     transition(session, case_id=case_id, status=data.status, resolution=data.resolution,
                actor=who.actor)  # fmt: skip
+    return case_detail(session, case_id=case_id)
+
+
+@router.post("/{case_id}/priority", summary="Change a case's priority")
+def prioritise_case(
+    case_id: int, data: PriorityIn, session: SessionDep, who: WorkKey
+) -> CaseDetail:
+    """Make the case more or less urgent (low, normal, high, urgent)."""
+    _may_work(session, who, case_id)
+    set_priority(session, case_id=case_id, priority=data.priority, actor=who.actor)
     return case_detail(session, case_id=case_id)
 
 

@@ -175,6 +175,12 @@ class AssignIn(BaseModel):
     team_id: int | None = None
 
 
+class PriorityIn(BaseModel):
+    """How urgent the case is."""
+
+    priority: Priority
+
+
 class TransitionIn(BaseModel):
     """Move a case to another status; resolving may say how."""
 

@@ -381,6 +381,24 @@ async def test_the_lifecycle_through_the_api(
     assert key_actor.startswith("key:")
 
 
+async def test_priority_changes_are_on_the_trail(
+    client: httpx.AsyncClient, db: Database, admin_key: dict[str, str]
+) -> None:
+    case_id, _ = a_case(db)
+    url = f"{CASES}/{case_id}/priority"
+    changed = await client.post(url, json={"priority": "urgent"}, headers=admin_key)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["priority"] == "urgent"
+    again = await client.post(url, json={"priority": "urgent"}, headers=admin_key)
+    assert again.status_code == 200
+    event = trail(db, case_id)[-1]
+    assert (event.kind, event.after) == ("priority_changed", {"priority": "urgent"})
+    assert len([e for e in trail(db, case_id) if e.kind == "priority_changed"]) == 1
+    refused = await client.post(url, json={"priority": "asap"}, headers=admin_key)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["loc"] == ["body", "priority"]
+
+
 async def test_a_forbidden_move_is_refused_with_a_precise_error(
     client: httpx.AsyncClient, db: Database, admin_key: dict[str, str]
 ) -> None:
@@ -500,6 +518,7 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any] | None, dict[str, int]]] = {
     "get": ("GET", "/{id}", None, READ),
     "assign": ("POST", "/{id}/assign", {"team_id": None}, WORK),
     "transition": ("POST", "/{id}/transition", {"status": "in_progress"}, WORK),
+    "priority": ("POST", "/{id}/priority", {"priority": "high"}, WORK),
     "notes": ("POST", "/{id}/notes", {"body": "Checked the logs."}, WORK),
     "reply": ("POST", "/{id}/reply", {"body": "We are on it."}, WORK),
 }
