@@ -1,0 +1,204 @@
+"""The triage queue: open cases with tabs, filters, sort, paging, SLA counts and bulk assign."""
+
+from dataclasses import replace
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from hub.cases.models import Case, Status
+from hub.cases.queries import CaseFilters, list_cases
+from hub.cases.service import assign, get_case
+from hub.config import Settings
+from hub.errors import HubError, InvalidInput
+from hub.http.deps import SessionDep, SettingsDep
+from hub.routing.models import Priority
+from hub.sources.service import list_sources
+from hub.store.types import utcnow
+from hub.topics.service import list_topics
+from hub.users.models import Role, User
+from web.auth import check_csrf
+from web.cases.common import (
+    SENTIMENTS,
+    UserDep,
+    id_choice,
+    must_be_agent,
+    pages_router,
+    people,
+    teams,
+    workable,
+)
+from web.cases.filters import SCOPES, SLA_STATES, queue_filters, queue_query, queue_url
+from web.cases.timeline import due_text, label, when
+from web.templating import templates
+
+router = pages_router()
+
+PAGE_SIZE = 50
+MAX_BULK = 200
+SORT_CHOICES = [
+    ("due", "Due soonest"),
+    ("priority", "Priority"),
+    ("newest", "Newest"),
+    ("oldest", "Oldest"),
+]
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def queue(
+    request: Request, session: SessionDep, user: UserDep, done: str | None = None, n: int = 0
+) -> HTMLResponse:
+    """The triage queue: open cases, soonest due first, with tabs, filters and bulk assign."""
+    query = queue_query(request.query_params)
+    message = f"Assigned {n} case{'s' if n != 1 else ''}." if done == "assigned" else None
+    return _queue_page(request, session, user, query, done=message)
+
+
+@router.post("/cases/assign")
+def bulk_assign(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: UserDep,
+    case_id: Annotated[list[int] | None, Form()] = None,
+    assignee_id: Annotated[str, Form()] = "",
+    team_id: Annotated[str, Form()] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Give every ticked case to a person and/or a team (a blank choice keeps theirs)."""
+    query = queue_query(dict(parse_qsl(back)))
+    try:
+        check_csrf(request, csrf_token)
+        must_be_agent(user)
+        ids = _ticked_ids(case_id)
+        person, team = _bulk_target(assignee_id, team_id)
+        cases = [workable(session, user, get_case(session, case_id=i)) for i in ids]
+        _assign_all(session, settings, user, cases, person=person, team=team)
+    except HubError as exc:
+        session.rollback()
+        return _queue_page(
+            request, session, user, query, error=exc.message, status_code=exc.status_code
+        )
+    target = urlencode(
+        {**{k: v for k, v in query.items() if k != "cursor"}, "done": "assigned", "n": len(ids)}
+    )
+    return RedirectResponse(f"/cases?{target}", status_code=303)
+
+
+# Bulk assign -------------------------------------------------------------------------------
+
+
+def _ticked_ids(case_ids: list[int] | None) -> list[int]:
+    """The ticked cases, each once; at least one and at most ``MAX_BULK``."""
+    ids = list(dict.fromkeys(case_ids or []))
+    if not ids:
+        raise InvalidInput("tick the cases to assign first")
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"assign at most {MAX_BULK} cases at once")
+    return ids
+
+
+def _bulk_target(assignee_id: str, team_id: str) -> tuple[int | None, int | None]:
+    """The person and team chosen for bulk assign; at least one of them."""
+    person, team = id_choice(assignee_id, "person"), id_choice(team_id, "team")
+    if person is None and team is None:
+        raise InvalidInput("choose a person or a team to assign the cases to")
+    return person, team
+
+
+def _assign_all(
+    session: Session,
+    settings: Settings,
+    user: User,
+    cases: list[Case],
+    *,
+    person: int | None,
+    team: int | None,
+) -> None:
+    """Assign each case; a blank person or team keeps the case's own."""
+    for case in cases:
+        assert case.id is not None
+        assign(
+            session,
+            settings=settings,
+            case_id=case.id,
+            actor=f"user:{user.id}",
+            assignee_id=person or case.assignee_id,
+            team_id=team or case.team_id,
+        )
+
+
+# The page ----------------------------------------------------------------------------------
+
+
+def _queue_page(
+    request: Request,
+    session: Session,
+    user: User,
+    query: dict[str, str],
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The queue page for ``query``; agents start on their own cases, others on all."""
+    query.setdefault("scope", "mine" if user.role == Role.agent.value else "all")
+    filters = queue_filters(query)
+    try:
+        page = list_cases(
+            session, filters=filters, viewer=user, cursor=query.get("cursor"), limit=PAGE_SIZE
+        )
+    except InvalidInput:  # a stale or hand-made cursor: start from the top
+        query.pop("cursor", None)
+        page = list_cases(session, filters=filters, viewer=user, cursor=None, limit=PAGE_SIZE)
+    context = {
+        "page": page,
+        "query": query,
+        "now": utcnow(),
+        "done": done,
+        "error": error,
+        "can_act": Role(user.role).allows(Role.agent),
+        "sla_counts": _sla_counts(session, filters, user),
+        "url": lambda **changes: queue_url(query, **changes),
+        "back": urlencode(query),
+        "scopes": SCOPES,
+        "due": due_text,
+        "when": when,
+        "label": label,
+        **_choices(request, session),
+    }
+    return templates.TemplateResponse(request, "cases.html", context, status_code=status_code)
+
+
+def _sla_counts(session: Session, filters: CaseFilters, user: User) -> dict[str, int]:
+    """How many of the queue's cases (any SLA filter aside) are breached, or near breach."""
+    counted = filters.statuses or tuple(Status)
+    return {
+        state: sum(
+            list_cases(
+                session, filters=replace(filters, sla=state), viewer=user, cursor=None, limit=1
+            ).counts[status.value]
+            for status in counted
+        )
+        for state in ("breached", "near_breach")
+    }
+
+
+def _choices(request: Request, session: Session) -> dict[str, list[tuple[Any, str]]]:
+    """(value, label) pairs for the filter menus and the bulk-assign form."""
+    codes = [*request.app.state.settings.language_codes, "unknown"]
+    return {
+        "statuses": [*[(s.value, label(s)) for s in Status], ("any", "Any status")],
+        "priorities": [(p.value, p.value) for p in reversed(list(Priority))],
+        "slas": list(SLA_STATES.items()),
+        "topics": [(t.key, t.name) for t in list_topics(session, active_only=True)],
+        "sources": [(s.name, s.name) for s in list_sources(session)],
+        "sentiments": [(s, s) for s in SENTIMENTS],
+        "languages": [(code, code) for code in codes],
+        "sorts": list(SORT_CHOICES),
+        "people": people(session),
+        "teams": teams(session),
+    }
