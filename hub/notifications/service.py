@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic_core import to_jsonable_python
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from hub.config import Settings
@@ -67,6 +68,15 @@ def list_outbox(
         query = query.where(OutboxMessage.status == _status(status).value)
     rows = session.exec(query.limit(max(1, min(limit, MAX_LIST)))).all()
     return [to_public(row) for row in rows]
+
+
+def count_by_status(session: Session) -> dict[OutboxStatus, int]:
+    """How many messages are in each status, every status included (zero when none)."""
+    query = select(OutboxMessage.status, func.count()).group_by(col(OutboxMessage.status))
+    counts = dict.fromkeys(OutboxStatus, 0)
+    for status, count in session.exec(query).all():
+        counts[OutboxStatus(status)] = count
+    return counts
 
 
 def retry(session: Session, *, message_id: str) -> OutboxPublic:
