@@ -20,6 +20,10 @@ from hub.notifications.api import router as notifications_router
 from hub.routing.api import router as routing_router
 from hub.sources.api import router as sources_router
 from hub.store.engine import make_engine
+from hub.surveys.api import router as surveys_router
+from hub.surveys.api import widget_router
+from hub.surveys.cors import WidgetCors
+from hub.surveys.models import ResponseIn
 from hub.topics.api import router as topics_router
 from hub.users.api import router as users_router
 from web.admin import router as web_admin_router
@@ -29,6 +33,7 @@ from web.cases import router as web_cases_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
 from web.templating import STATIC as WEB_STATIC
+from web.widget import router as web_widget_router
 
 DESCRIPTION = """Collect, understand and act on customer feedback.
 
@@ -58,8 +63,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(WidgetCors)  # outside BodySizeLimit: the widget's 16 KB limit comes first
     install_error_handlers(app)
-    install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn])
+    install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn, ResponseIn])
     app.include_router(feedback_router)
     app.include_router(topics_router)
     app.include_router(sources_router)
@@ -67,10 +73,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(cases_router)
     app.include_router(routing_router)
     app.include_router(users_router)
+    app.include_router(surveys_router)
+    app.include_router(widget_router)
     app.include_router(web_auth_router)
     app.include_router(web_router)
     app.include_router(web_cases_router)
     app.include_router(web_admin_router)
+    app.include_router(web_widget_router)
     install_sign_in_redirect(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)

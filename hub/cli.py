@@ -28,6 +28,8 @@ from hub.sources.models import DEFAULT_INTERVAL_SECONDS
 from hub.sources.service import create_source, list_sources, update_source
 from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import downgrade, upgrade
+from hub.surveys.models import SurveyCreate, SurveyType
+from hub.surveys.service import create_survey, list_surveys
 from hub.topics.service import seed_topics
 from hub.users.models import MIN_PASSWORD_CHARS, Role, UserCreate
 from hub.users.service import create_user, list_users
@@ -43,12 +45,14 @@ nlp_app = typer.Typer(help="Language, sentiment and topics of feedback.")
 topics_app = typer.Typer(help="The topic taxonomy.")
 sources_app = typer.Typer(help="Sources of feedback: collectors pulled on a schedule, webhooks.")
 users_app = typer.Typer(help="People who sign in to the web UI, and their roles.")
+surveys_app = typer.Typer(help="Surveys for the embeddable widget, and their public keys.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(topics_app, name="topics")
 app.add_typer(sources_app, name="sources")
 app.add_typer(users_app, name="users")
+app.add_typer(surveys_app, name="surveys")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -622,6 +626,80 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "-"
         table.add_row(str(user.id), user.email, user.name, user.role.value,
                       ", ".join(user.teams), "yes" if user.active else "no", last)  # fmt: skip
+    console.print(table)
+
+
+def _hub_url() -> str:
+    settings = get_settings()
+    return settings.public_url or f"http://{settings.host}:{settings.port}"
+
+
+def _texts(en: str | None, es: str | None, pt: str | None) -> dict[str, str] | None:
+    texts = {lang: text for lang, text in (("en", en), ("es", es), ("pt", pt)) if text}
+    return texts or None
+
+
+@surveys_app.command("create")
+def surveys_create(
+    type_: Annotated[SurveyType, typer.Option("--type", help="nps, csat, ces or thumbs")],
+    question: Annotated[str, typer.Option(help="The question, in English")],
+    origin: Annotated[
+        list[str], typer.Option(help="A site allowed to embed it, e.g. https://shop.example.com")
+    ],
+    name: Annotated[str, typer.Option(help="What the survey is for")] = "",
+    question_es: Annotated[str | None, typer.Option(help="The question in Spanish")] = None,
+    question_pt: Annotated[str | None, typer.Option(help="The question in Portuguese")] = None,
+    follow_up: Annotated[str | None, typer.Option(help="The comment prompt, in English")] = None,
+    follow_up_es: Annotated[str | None, typer.Option(help="The comment prompt in Spanish")] = None,
+    follow_up_pt: Annotated[str | None, typer.Option(help="The comment prompt, Portuguese")] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Responses a minute per visitor IP (default the HUB_ one)")
+    ] = None,
+    allow_without_origin: Annotated[
+        bool, typer.Option(help="Also accept posts without an Origin header (servers)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {id, key} as JSON")] = False,
+) -> None:
+    """Create a survey and its public widget key; prints the snippet to embed."""
+    data = _validated(
+        SurveyCreate,
+        {
+            "name": name,
+            "type": type_,
+            "question": _texts(question, question_es, question_pt),
+            "follow_up": _texts(follow_up, follow_up_es, follow_up_pt),
+            "allowed_origins": origin,
+            "rate_limit_per_minute": rate_limit,
+            "allow_without_origin": allow_without_origin,
+        },
+    )
+    try:
+        with _database() as engine, session_scope(engine) as session:
+            survey = create_survey(session, data=data, hub_url=_hub_url())
+    except HubError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps({"id": survey.id, "key": survey.key}))
+        return
+    console.print(f"survey {survey.id} ({survey.type.value}) created; embed it with:")
+    typer.echo(survey.snippet)
+
+
+@surveys_app.command("list")
+def surveys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every survey with its public key and allowed origins."""
+    with _database() as engine, session_scope(engine) as session:
+        surveys = list_surveys(session, hub_url=_hub_url())
+    if as_json:
+        typer.echo(json.dumps([survey.model_dump(mode="json") for survey in surveys]))
+        return
+    table = Table("id", "name", "type", "origins", "active")
+    # The key stays whole (copyable) however narrow the terminal.
+    table.add_column("key", no_wrap=True, min_width=27)
+    for survey in surveys:
+        active = "yes" if survey.active and not survey.key_revoked else "no"
+        origins = ", ".join(survey.allowed_origins)
+        table.add_row(str(survey.id), survey.name, survey.type.value, origins, active, survey.key)
     console.print(table)
 
 

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     notify_max_attempts: int = Field(default=8, ge=1, le=50)
     notify_poll_seconds: float = Field(default=5.0, gt=0)
+    public_url: str = ""
+    widget_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parsed = urlsplit(value)
+        if value and (parsed.scheme not in ("http", "https") or not parsed.hostname):
+            raise ValueError(f"expected the hub's http(s) base URL (got {value!r})")
+        return value
 
     @field_validator("slack_webhook_url", "webhook_urls")
     @classmethod

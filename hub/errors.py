@@ -14,6 +14,20 @@ class HubError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error asks for (e.g. ``Retry-After``)."""
+        return {}
+
+
+class BadRequest(HubError):
+    code = "bad_request"
+    status_code = 400
+
+
+class MalformedJson(BadRequest):
+    code = "malformed_json"
+
 
 class NotFound(HubError):
     code = "not_found"
@@ -43,3 +57,24 @@ class PayloadTooLarge(HubError):
 class Conflict(HubError):
     code = "conflict"
     status_code = 409
+
+
+class UnsupportedMediaType(HubError):
+    code = "unsupported_media_type"
+    status_code = 415
+
+
+class RateLimited(HubError):
+    """Too many requests: try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` in whole seconds."""
+        return {"Retry-After": str(self.retry_after)}

@@ -14,6 +14,9 @@ class Scope(StrEnum):
     ingest = "ingest"
     read = "read"
     admin = "admin"  # implies every other scope
+    # A public widget key (``pk_…``): only submits responses to its own survey, from its
+    # allowed origins. Made with a survey, never by ``keys create``; ``admin`` does not imply it.
+    submit = "submit"
 
 
 class ApiKey(SQLModel, table=True):

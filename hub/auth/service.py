@@ -13,6 +13,9 @@ from hub.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from hub.store.types import utcnow
 
 KEY_PREFIX = "fhk"
+WIDGET_KEY_PREFIX = "pk_"
+# Scopes a bearer key may have; `submit` belongs to public widget keys only.
+BEARER_SCOPES = tuple(scope.value for scope in Scope if scope is not Scope.submit)
 # Writing last_used_at on every request would turn each widget post into two writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -22,9 +25,11 @@ def create_key(session: Session, *, name: str, scopes: Sequence[str]) -> ApiKeyC
     name = name.strip()
     if not name:
         raise InvalidInput("a key needs a name")
-    unknown = sorted(set(scopes) - {scope.value for scope in Scope})
+    if Scope.submit.value in scopes:
+        raise InvalidInput("widget keys (`submit`) are made with `feedback-hub surveys create`")
+    unknown = sorted(set(scopes) - set(BEARER_SCOPES))
     if unknown or not scopes:
-        valid = ", ".join(scope.value for scope in Scope)
+        valid = ", ".join(BEARER_SCOPES)
         raise InvalidInput(f"scopes must be among: {valid} (got {', '.join(unknown) or 'none'})")
     prefix = secrets.token_hex(5)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
@@ -33,6 +38,42 @@ def create_key(session: Session, *, name: str, scopes: Sequence[str]) -> ApiKeyC
     session.flush()
     assert key.id is not None
     return ApiKeyCreated(id=key.id, name=key.name, scopes=key.scopes, key=secret)
+
+
+def create_widget_key(
+    session: Session,
+    *,
+    name: str,
+    allowed_origins: Sequence[str],
+    rate_limit_per_minute: int | None = None,
+) -> ApiKey:
+    """A public widget key (``pk_…``, scope ``submit``); it sits in web pages, so it is no secret.
+
+    The whole public key is stored as the key's ``prefix`` (so it can be shown again in the
+    embed snippet), and its digest as ``key_hash`` like every key.
+    """
+    public_key = WIDGET_KEY_PREFIX + secrets.token_hex(12)
+    key = ApiKey(
+        name=name.strip()[:100] or "widget",
+        prefix=public_key,
+        key_hash=_digest(public_key),
+        scopes=[Scope.submit.value],
+        allowed_origins=list(allowed_origins),
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    session.add(key)
+    session.flush()
+    return key
+
+
+def widget_key(session: Session, *, public_key: str) -> ApiKey | None:
+    """The widget key ``public_key`` names (revoked ones too), or None."""
+    if not public_key.startswith(WIDGET_KEY_PREFIX):
+        return None
+    key = session.exec(select(ApiKey).where(ApiKey.prefix == public_key)).first()
+    if key is None or Scope.submit.value not in key.scopes:
+        return None
+    return key
 
 
 def list_keys(session: Session) -> list[ApiKeyPublic]:

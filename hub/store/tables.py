@@ -9,6 +9,7 @@ from hub.feedback.models import Feedback
 from hub.notifications.models import OutboxMessage
 from hub.routing.models import RoutingDecision, RoutingRule
 from hub.sources.models import Source, SourceRun
+from hub.surveys.models import Survey
 from hub.topics.models import FeedbackTopic, Topic
 from hub.users.models import Team, TeamMember, User
 
@@ -27,6 +28,7 @@ __all__ = [
     "RoutingRule",
     "Source",
     "SourceRun",
+    "Survey",
     "Team",
     "TeamMember",
     "Topic",
