@@ -1,12 +1,11 @@
 """The admin pages in real headless Chromium against a real server; screenshots go to artifacts/."""
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlmodel import col, select
 
 from hub.config import Settings
@@ -15,10 +14,9 @@ from hub.notifications.service import enqueue
 from hub.store.engine import make_engine, session_scope
 from hub.store.types import utcnow
 from tests.live_server import LiveServer, live_server
+from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 HOSTILE = '<img src=x onerror="window.__pwned = 1">'
 
 
@@ -31,20 +29,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(workdir: Path) -> Iterator[LiveServer]:
     with live_server(workdir, demo=True) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield launched
-        launched.close()
 
 
 def signed_in_page(browser: Browser, server: LiveServer, width: int = 1280) -> Page:

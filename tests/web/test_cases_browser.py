@@ -1,13 +1,11 @@
 """The triage pages in real headless Chromium against a real server; screenshots in artifacts/."""
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from hub.cases.service import open_case
 from hub.config import Settings
@@ -21,10 +19,9 @@ from hub.users.models import Role, TeamCreate, UserCreate
 from hub.users.service import create_team, create_user, set_members
 from tests.factories import item
 from tests.live_server import LiveServer, live_server
+from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 HOSTILE = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=2">'
 ANA = {"ref": "cus_ana", "name": "Ana Lima", "email": "ana@example.com", "segment": "smb"}
 # (text, priority, SLA state, sentiment, topics): a queue a support lead might open on a Monday
@@ -147,26 +144,6 @@ def _seed(engine) -> list[int]:  # type: ignore[no-untyped-def]
             assert case.id is not None
             ids.append(case.id)
         return ids
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield launched
-        launched.close()
 
 
 def _page(browser: Browser, seeded: Seeded, width: int, height: int) -> Page:

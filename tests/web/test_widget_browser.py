@@ -13,20 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.live_server import CLI, LiveServer, live_server
+from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 QUEUE = "JSON.parse(localStorage.getItem('feedbackhub:queue') || '[]')"
 SENT_ALL = f"() => {QUEUE}.length === 0"  # a function: a string expression would need eval
 # Records CSP violations before any page script runs (init scripts are not subject to the CSP).
@@ -168,20 +166,6 @@ def nps(server: LiveServer, host: Host) -> Survey:
         "--question-es", "¿Qué probabilidad hay de que recomiendes Cestia a un amigo?",
         "--follow-up", "What is the main reason for your score?",
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
