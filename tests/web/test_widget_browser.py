@@ -366,13 +366,19 @@ def test_a_queued_answer_survives_a_reload_and_a_resend_is_not_stored_twice(
     assert len(with_comment(server, nps, "queued across a reload")) == 1
 
     # The same response again (as if a tab died before seeing the hub's answer): not stored twice.
-    later.page.evaluate(
-        """(q) => { localStorage.setItem('feedbackhub:queue', JSON.stringify(q));
-                    window.dispatchEvent(new Event('online')); }""",
-        queued,
-    )
+    def is_post(request: Request) -> bool:
+        return request.method == "POST" and request.url.endswith("/api/v1/responses")
+
+    with later.page.expect_request(is_post) as resent:
+        later.page.evaluate(
+            """(q) => { localStorage.setItem('feedbackhub:queue', JSON.stringify(q));
+                        window.dispatchEvent(new Event('online')); }""",
+            queued,
+        )
+    answered = resent.value.response()
+    assert answered is not None and answered.status == 200  # "duplicate": the same id
+    assert answered.json()["status"] == "duplicate"
     later.page.wait_for_function(SENT_ALL)
-    assert len(later.posts) == 2
     assert len(with_comment(server, nps, "queued across a reload")) == 1
     later.assert_clean()
 
