@@ -28,6 +28,8 @@ DONE = {
     "active": "User reactivated.",
     "inactive": "User deactivated and signed out everywhere.",
     "retried": "Message queued again: a deliverer sends it shortly.",
+    "survey": "Survey created: paste its snippet into a page on an allowed origin.",
+    "survey_saved": "Survey saved.",
 }
 
 
