@@ -16,6 +16,7 @@ from hub.http.deps import SessionDep
 from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
+from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
 from hub.routing.api import router as routing_router
 from hub.sources.api import router as sources_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     install_docs(app, extra_schemas=[FeedbackIn, FeedbackBatchIn, ResponseIn])
     app.include_router(feedback_router)
+    app.include_router(metrics_router)  # before topics: /topics/trends is its route
     app.include_router(topics_router)
     app.include_router(sources_router)
     app.include_router(notifications_router)

@@ -46,6 +46,7 @@ topics_app = typer.Typer(help="The topic taxonomy.")
 sources_app = typer.Typer(help="Sources of feedback: collectors pulled on a schedule, webhooks.")
 users_app = typer.Typer(help="People who sign in to the web UI, and their roles.")
 surveys_app = typer.Typer(help="Surveys for the embeddable widget, and their public keys.")
+metrics_app = typer.Typer(help="Metrics and topic trends (their rollup tables).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(nlp_app, name="nlp")
@@ -53,6 +54,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(sources_app, name="sources")
 app.add_typer(users_app, name="users")
 app.add_typer(surveys_app, name="surveys")
+app.add_typer(metrics_app, name="metrics")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -160,6 +162,29 @@ def nlp_reprocess(
     with _database() as engine, session_scope(engine) as session:
         count = reprocess(session, since=since)
     console.print(f"{count} items queued for enrichment")
+
+
+@metrics_app.command("rebuild")
+def metrics_rebuild(
+    chunk_days: Annotated[int, typer.Option(min=1, help="Days of feedback per step")] = 31,
+) -> None:
+    """Recompute the rollup tables from all feedback (after an upgrade or a repair)."""
+    from hub.metrics.service import rebuild
+
+    columns = (TextColumn("[bold]rolling up[/bold]"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())  # fmt: skip
+    with (
+        _database() as engine,
+        session_scope(engine) as session,
+        Progress(*columns, console=err_console) as progress,
+    ):
+        task = progress.add_task("feedback", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        rows = rebuild(session, chunk_days=chunk_days, progress=advance)
+    console.print(f"rollups rebuilt: {rows} feedback rollup rows")
 
 
 @db_app.command("upgrade")

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from hub.customers.models import Customer, CustomerDetails
+from hub.metrics.service import segment_change
 from hub.store.types import utcnow
 from hub.store.upsert import insert_new_rows, lock_for_writing
 
@@ -54,11 +55,7 @@ def _resolve(session: Session, latest: dict[str, CustomerDetails]) -> dict[str, 
     for ref, customer_id, *stored in existing.values():
         changes = _changes(dict(zip((*DETAILS, "attributes"), stored, strict=True)), latest[ref])
         if changes:
-            session.execute(
-                update(Customer)
-                .where(col(Customer.id) == customer_id)
-                .values(**changes, updated_at=now)
-            )
+            _update(session, customer_id, changes | {"updated_at": now})
     ids = {ref: row[1] for ref, row in existing.items()}
     if new_rows:
         query = select(Customer.external_ref, Customer.id).where(
@@ -66,6 +63,16 @@ def _resolve(session: Session, latest: dict[str, CustomerDetails]) -> dict[str, 
         )
         ids |= {ref: customer_id for ref, customer_id in session.exec(query)}
     return ids
+
+
+def _update(session: Session, customer_id: int, changes: dict[str, Any]) -> None:
+    """Store a customer's new details; a new segment moves their feedback in the rollups."""
+    statement = update(Customer).where(col(Customer.id) == customer_id).values(**changes)
+    if "segment" not in changes:
+        session.execute(statement)
+        return
+    with segment_change(session, customer_id):
+        session.execute(statement)
 
 
 def _merged(earlier: CustomerDetails | None, later: CustomerDetails) -> CustomerDetails:

@@ -13,6 +13,7 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlmodel import Session
 
 from hub.feedback.models import Feedback, NlpState
+from hub.metrics.service import tracking
 from hub.store.types import utcnow
 
 FEEDBACK: Table = Feedback.__table__  # type: ignore[attr-defined]
@@ -87,7 +88,8 @@ def write_results(
         {"item_id": item_id, **{f"v_{column}": values.get(column) for column in columns}}
         for item_id, values in results.items()
     ]
-    return session.connection().execute(statement, parameters).rowcount
+    with tracking(session, results):  # the language moves items between rollup rows
+        return session.connection().execute(statement, parameters).rowcount
 
 
 def write_sentiments(
@@ -112,7 +114,8 @@ def write_sentiments(
         {"item_id": item_id, "v_label": label, "v_score": score, "v_confidence": confidence}
         for item_id, (label, score, confidence) in sentiments.items()
     ]
-    session.connection().execute(statement, parameters)
+    with tracking(session, sentiments):
+        session.connection().execute(statement, parameters)
 
 
 def still_owned(session: Session, *, owner: str, ids: list[int]) -> list[int]:

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from hub.errors import NotFound
 from hub.feedback.models import Feedback
+from hub.metrics.service import tracking
 
 SCORES = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
@@ -24,9 +25,10 @@ def correct_sentiment(session: Session, *, feedback_id: int, sentiment: str) -> 
     feedback = session.get(Feedback, feedback_id)
     if feedback is None:
         raise NotFound(f"no feedback with id {feedback_id}")
-    feedback.sentiment = sentiment
-    feedback.sentiment_score = SCORES[sentiment]
-    feedback.sentiment_confidence = 1.0
-    feedback.sentiment_by = "person"
-    session.add(feedback)
-    session.flush()
+    with tracking(session, [feedback_id]):
+        feedback.sentiment = sentiment
+        feedback.sentiment_score = SCORES[sentiment]
+        feedback.sentiment_confidence = 1.0
+        feedback.sentiment_by = "person"
+        session.add(feedback)
+        session.flush()

@@ -19,6 +19,7 @@ from hub.feedback.models import (
     ItemError,
     NlpState,
 )
+from hub.metrics.service import record_new
 from hub.sources.service import resolve_source_ids
 from hub.store.types import utcnow
 from hub.store.upsert import insert_new_rows, lock_for_writing
@@ -157,6 +158,7 @@ def store_items(
     # One lock order for every writer (sorted keys), so concurrent batches cannot deadlock.
     ordered = [rows[key] for key in sorted(rows)]
     created = insert_new_rows(session, table, ordered, key=["source_id", "external_id"])
+    record_new(session, [rows[key] for key in sorted(created)])  # duplicates add nothing
     stored = {key: (feedback_id, rows[key]["content_hash"]) for key, feedback_id in created.items()}
     stored |= _stored_by_key(session, set(rows) - created.keys())  # sent before (or raced)
     return [_result(key, item, created, first_index, stored) for key, item in keyed]

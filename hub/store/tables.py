@@ -6,6 +6,7 @@ from hub.auth.models import ApiKey, LoginAttempt, UserSession
 from hub.cases.models import Case, CaseEvent
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
+from hub.metrics.models import FeedbackRollup, TopicRollup
 from hub.notifications.models import OutboxMessage
 from hub.routing.models import RoutingDecision, RoutingRule
 from hub.sources.models import Source, SourceRun
@@ -21,6 +22,7 @@ __all__ = [
     "CaseEvent",
     "Customer",
     "Feedback",
+    "FeedbackRollup",
     "FeedbackTopic",
     "LoginAttempt",
     "OutboxMessage",
@@ -32,6 +34,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "Topic",
+    "TopicRollup",
     "User",
     "UserSession",
     "metadata",

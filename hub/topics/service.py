@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import InvalidInput, NotFound
 from hub.feedback.models import Feedback
+from hub.metrics.service import tracking
 from hub.store.types import utcnow
 from hub.topics.models import (
     AssignedBy,
@@ -98,6 +99,15 @@ def correct_topics(session: Session, *, feedback_id: int, keys: list[str]) -> li
     if feedback is None:
         raise NotFound(f"no feedback with id {feedback_id}")
     topics = [_topic(session, key) for key in dict.fromkeys(keys)]
+    with tracking(session, [feedback_id]):
+        _replace_topics(session, feedback, topics)
+    return topics_of(session, feedback_ids=[feedback_id]).get(feedback_id, [])
+
+
+def _replace_topics(session: Session, feedback: Feedback, topics: list[Topic]) -> None:
+    """A person's topics replace the item's; its text becomes an example of each."""
+    feedback_id = feedback.id
+    assert feedback_id is not None
     session.execute(delete(FeedbackTopic).where(col(FeedbackTopic.feedback_id) == feedback_id))
     text = ". ".join(part for part in (feedback.title, feedback.text) if part)
     for topic in topics:
@@ -115,7 +125,6 @@ def correct_topics(session: Session, *, feedback_id: int, keys: list[str]) -> li
             topic.updated_at = utcnow()
             session.add(topic)
     session.flush()
-    return topics_of(session, feedback_ids=[feedback_id]).get(feedback_id, [])
 
 
 def topics_of(session: Session, *, feedback_ids: Iterable[int]) -> dict[int, list[AssignedTopic]]:
@@ -177,6 +186,11 @@ def store_model_topics(session: Session, *, assigned: dict[int, list[tuple[str, 
     """Replace the model's topics of these items; items a person corrected keep theirs."""
     if not assigned:
         return
+    with tracking(session, assigned):  # topics move items between topic rollup rows
+        _store_model_topics(session, assigned)
+
+
+def _store_model_topics(session: Session, assigned: dict[int, list[tuple[str, float]]]) -> None:
     corrected = set(
         session.exec(
             select(FeedbackTopic.feedback_id).where(

@@ -1,0 +1,269 @@
+"""JSON (and CSV) API for metrics over time and topic trends; read scope."""
+
+import csv
+import io
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from hub.errors import InvalidInput
+from hub.http.deps import ReadKey, SessionDep
+from hub.metrics.queries import Dimension, Filters, Interval, Window, metric_report, topic_trends
+
+router = APIRouter(prefix="/api/v1", tags=["metrics"])
+
+
+class Format(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+class MetricReport(BaseModel):
+    """A metric over a window: its summary fields (e.g. ``nps``, ``promoters``, ``passives``,
+    ``detractors``, ``responses``, ``ci_low``, ``ci_high``, ``thin``), a ``series`` of the same
+    fields per period, and ``groups`` (with ``by``), each with its own series."""
+
+    model_config = ConfigDict(extra="allow")
+
+    metric: str
+    interval: str
+    responses: int
+    thin: bool
+    series: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+
+
+class TopicTrends(BaseModel):
+    """Per topic: volume, share, sentiment, NPS impact, trend against the baseline, series."""
+
+    model_config = ConfigDict(extra="allow")
+
+    interval: str
+    volume: int
+    baseline_volume: int
+    rising: list[str]
+    topics: list[dict[str, Any]]
+
+
+def window(
+    start: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive")] = None,
+    interval: Interval = Interval.week,
+) -> Window:
+    """The reporting window from the query string."""
+    return Window.of(start, end, interval)
+
+
+def filters(
+    source: Annotated[list[str], Query(description="Source name; repeatable")] = [],  # noqa: B006
+    channel: Annotated[list[str], Query(description="Channel; repeatable")] = [],  # noqa: B006
+    segment: Annotated[list[str], Query(description="Customer segment ('none': no segment)")] = [],  # noqa: B006
+    language: Annotated[list[str], Query(description="Language code ('none': unknown)")] = [],  # noqa: B006
+    topic: Annotated[str | None, Query(description="Topic key")] = None,
+) -> Filters:
+    """Which feedback counts."""
+    return Filters(tuple(source), tuple(channel), tuple(segment), tuple(language), topic)
+
+
+WindowDep = Annotated[Window, Depends(window)]
+FiltersDep = Annotated[Filters, Depends(filters)]
+FormatQuery = Annotated[Format | None, Query(description="json, or csv (or Accept: text/csv)")]
+ByQuery = Annotated[Dimension | None, Query(description="One group per source, channel, …")]
+
+
+def _wants_csv(request: Request, format: Format | None) -> bool:
+    if format is not None:
+        return format is Format.csv
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def _csv(name: str, rows: list[dict[str, Any]]) -> Response:
+    """Rows as CSV text; nested values (a stars distribution) become one column each."""
+    flat = [_flatten(row) for row in rows]
+    columns = list(dict.fromkeys(column for row in flat for column in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(flat)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat |= {f"{key}_{inner}": item for inner, item in value.items()}
+        elif value is not None:
+            flat[key] = value.isoformat() if isinstance(value, date) else value
+        else:
+            flat[key] = ""
+    return flat
+
+
+def _metric_csv(metric: str, report: dict[str, Any]) -> Response:
+    if not report["groups"]:
+        return _csv(metric, report["series"])
+    rows = [
+        {"group": group["key"]} | point for group in report["groups"] for point in group["series"]
+    ]
+    return _csv(metric, rows)
+
+
+def _metric(
+    metric: str,
+    request: Request,
+    session: SessionDep,
+    window: Window,
+    filters: Filters,
+    by: Dimension | None,
+    format: Format | None,
+) -> Any:
+    report = metric_report(session, metric=metric, window=window, filters=filters, by=by)
+    if _wants_csv(request, format):
+        return _metric_csv(metric, report)
+    return report
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+@router.get(
+    "/metrics/nps", summary="NPS over time", response_model=MetricReport, responses=_RESPONSES
+)
+def nps_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    by: ByQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    """NPS = % promoters (9-10) - % detractors (0-6), with counts and a 95% interval."""
+    return _metric("nps", request, session, window, filters, by, format)
+
+
+@router.get(
+    "/metrics/csat", summary="CSAT over time", response_model=MetricReport, responses=_RESPONSES
+)
+def csat_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    by: ByQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    """CSAT = % of 4-5 answers on 1-5, with a Wilson 95% interval."""
+    return _metric("csat", request, session, window, filters, by, format)
+
+
+@router.get(
+    "/metrics/ces", summary="CES over time", response_model=MetricReport, responses=_RESPONSES
+)
+def ces_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    by: ByQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    """CES = mean effort on 1-7, and % of 5-7, each with a 95% interval."""
+    return _metric("ces", request, session, window, filters, by, format)
+
+
+@router.get(
+    "/metrics/thumbs",
+    summary="Thumbs-up ratio over time",
+    response_model=MetricReport,
+    responses=_RESPONSES,
+)
+def thumbs_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    by: ByQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    """% thumbs up among thumbs up and down, with a Wilson 95% interval."""
+    return _metric("thumbs", request, session, window, filters, by, format)
+
+
+@router.get(
+    "/metrics/stars",
+    summary="Star rating over time",
+    response_model=MetricReport,
+    responses=_RESPONSES,
+)
+def stars_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    by: ByQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    """Mean stars on 1-5 with a 95% interval, and the distribution."""
+    return _metric("stars", request, session, window, filters, by, format)
+
+
+@router.get(
+    "/metrics/sentiment",
+    summary="Volume and sentiment over time",
+    response_model=MetricReport,
+    responses=_RESPONSES,
+)
+def sentiment_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    by: ByQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    """Feedback volume, sentiment counts and net sentiment (% positive - % negative)."""
+    return _metric("sentiment", request, session, window, filters, by, format)
+
+
+@router.get(
+    "/topics/trends", summary="Topic trends", response_model=TopicTrends, responses=_RESPONSES
+)
+def topic_trends_route(
+    request: Request,
+    session: SessionDep,
+    _key: ReadKey,
+    window: WindowDep,
+    filters: FiltersDep,
+    baseline_from: Annotated[date | None, Query(description="Default: the span before")] = None,
+    baseline_to: Annotated[date | None, Query()] = None,
+    min_count: Annotated[int, Query(ge=1, description="Fewest items to flag a trend")] = 5,
+    format: FormatQuery = None,
+) -> Any:
+    """Volume and sentiment per topic over time; rising topics by a two-proportion z-test of
+    their share against the baseline; NPS of feedback about each topic against the rest."""
+    if (baseline_from is None) != (baseline_to is None):
+        raise InvalidInput("give both `baseline_from` and `baseline_to`, or neither")
+    baseline = (baseline_from, baseline_to) if baseline_from and baseline_to else None
+    trends = topic_trends(
+        session, window=window, baseline=baseline, filters=filters, min_count=min_count
+    )
+    if _wants_csv(request, format):
+        rows = [
+            {"topic": topic["key"]} | point
+            for topic in trends["topics"]
+            for point in topic["series"]
+        ]
+        return _csv("topic-trends", rows)
+    return trends
