@@ -1,16 +1,21 @@
 """JSON API for surveys (admin) and the widget's public routes (config, responses)."""
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from hub.errors import InvalidInput, MalformedJson, UnsupportedMediaType
 from hub.feedback.service import item_errors
 from hub.http.deps import AdminKey, SessionDep, SettingsDep
 from hub.http.rate_limit import RateLimiter
+from hub.store.engine import session_scope
+from hub.surveys.cache import WidgetSurvey, WidgetSurveys
 from hub.surveys.cors import invalidate_widget_origins
 from hub.surveys.models import (
     ResponseAccepted,
@@ -23,14 +28,17 @@ from hub.surveys.models import (
 )
 from hub.surveys.service import (
     Submission,
+    admit_response,
     check_idempotency_key,
     create_survey,
     get_survey,
     list_surveys,
-    submit_response,
+    require_active,
     update_survey,
     widget_config,
+    widget_survey,
 )
+from hub.surveys.writer import ResponseWriter
 
 router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])
 widget_router = APIRouter(prefix="/api/v1", tags=["widget"])
@@ -38,11 +46,23 @@ ERROR = {"description": 'The error body `{"error": {"code", "message", "details"
 RESPONSE_ERRORS: dict[int | str, dict[str, Any]] = {
     status: ERROR for status in (400, 403, 404, 413, 415, 422, 429)
 }
-RESPONSE_BODY = {
+# The route reads its body and header itself (no dependency solving per post), so they are
+# documented here.
+RESPONSE_REQUEST = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": "8-64 of [A-Za-z0-9_-], made by the widget, the same on every retry "
+            "of one response",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResponseIn"}}},
-    }
+    },
 }
 
 
@@ -54,13 +74,22 @@ def hub_url(request: Request, settings: SettingsDep) -> str:
 HubUrl = Annotated[str, Depends(hub_url)]
 
 
-async def widget_limiter(request: Request) -> RateLimiter:
-    """This app's widget rate limiter (one per process); async: no threadpool hop."""
-    state = request.app.state
-    limiter: RateLimiter | None = getattr(state, "widget_limiter", None)
-    if limiter is None:
-        limiter = state.widget_limiter = RateLimiter()
-    return limiter
+@dataclass(frozen=True, slots=True)
+class WidgetState:
+    """What the responses route keeps per process: its rate limiter, survey cache and writer."""
+
+    limiter: RateLimiter
+    surveys: WidgetSurveys
+    writer: ResponseWriter
+
+
+def widget_state(app: FastAPI) -> WidgetState:
+    """This app's ``WidgetState``, made on first use."""
+    state: WidgetState | None = getattr(app.state, "widget", None)
+    if state is None:
+        state = WidgetState(RateLimiter(), WidgetSurveys(), ResponseWriter(app.state.engine))
+        app.state.widget = state
+    return state
 
 
 @router.get("", summary="List surveys")
@@ -109,23 +138,15 @@ def widget_config_route(
     return widget_config(session, public_key=key, origin=request.headers.get("origin"))
 
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        description="Required: 8-64 of [A-Za-z0-9_-], made by the widget, the same on every "
-        "retry of one response"
-    ),
-]
-
-
-async def widget_response(request: Request, idempotency_key: IdempotencyKey = None) -> ResponseIn:
-    """The widget's body: JSON (else 415), parseable (else 400), the right shape (else 422)."""
+async def widget_response(request: Request) -> ResponseIn:
+    """The widget's body: JSON (else 415), an Idempotency-Key (else 400), parseable (else 400),
+    the right shape (else 422)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"send the response as application/json (got {media_type or 'no Content-Type'})"
         )
-    check_idempotency_key(idempotency_key)
+    check_idempotency_key(request.headers.get("idempotency-key"))
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -147,35 +168,44 @@ async def widget_response(request: Request, idempotency_key: IdempotencyKey = No
     "/responses",
     summary="Submit a widget response",
     status_code=201,
-    openapi_extra=RESPONSE_BODY,
+    openapi_extra=RESPONSE_REQUEST,
     responses={
         200: {"model": ResponseResult, "description": "Already stored: the same id"},
         202: {"model": ResponseAccepted, "description": "Accepted, not stored (honeypot)"},
         **RESPONSE_ERRORS,
     },
 )
-def submit_response_route(
-    request: Request,
-    response: Annotated[ResponseIn, Depends(widget_response)],
-    session: SessionDep,
-    settings: SettingsDep,
-    limiter: Annotated[RateLimiter, Depends(widget_limiter)],
-) -> JSONResponse:
+async def submit_response_route(request: Request) -> JSONResponse:
     """Store one response from a survey widget, once per `Idempotency-Key` (public key, no auth)."""
+    # No dependencies: everything but the write runs in the event loop (the key's survey comes
+    # from a cache), and the write is one thread hop shared with concurrent posts.
+    response = await widget_response(request)
+    widget = widget_state(request.app)
     submission = Submission(
         idempotency_key=request.headers.get("idempotency-key"),
         origin=request.headers.get("origin"),
         client_ip=request.client.host if request.client else "unknown",
         user_agent=request.headers.get("user-agent"),
     )
-    result = submit_response(
-        session,
+    survey = widget.surveys.cached(response.key)
+    if survey is None:  # a key not seen for a while: one more hop, to read it
+        survey = await run_in_threadpool(
+            _load_survey, request.app.state.engine, widget, response.key
+        )
+    admitted = admit_response(
+        require_active(survey),
         response=response,
         submission=submission,
-        limiter=limiter,
-        default_rate_limit=settings.widget_rate_limit_per_minute,
+        limiter=widget.limiter,
+        default_rate_limit=request.app.state.settings.widget_rate_limit_per_minute,
     )
-    if isinstance(result, ResponseAccepted):
-        return JSONResponse(result.model_dump(), status_code=202)
+    if isinstance(admitted, ResponseAccepted):
+        return JSONResponse(admitted.model_dump(), status_code=202)
+    result = await widget.writer.write(admitted)  # committed: a 2xx means stored
     status = 201 if result.status == "created" else 200
     return JSONResponse(result.model_dump(), status_code=status)
+
+
+def _load_survey(engine: Engine, widget: WidgetState, public_key: str) -> WidgetSurvey | None:
+    with session_scope(engine) as session:
+        return widget.surveys.get(public_key, lambda key: widget_survey(session, public_key=key))

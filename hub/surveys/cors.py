@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.http.limits import BodySizeLimit
 from hub.store.engine import session_scope
+from hub.surveys.cache import TTL_SECONDS, generation, invalidate_widget_caches
 from hub.surveys.models import normalised_origin
 from hub.surveys.service import active_widget_origins
 
@@ -24,7 +25,6 @@ CONFIG_PATH = "/api/v1/widget/config"
 WIDGET_PATHS = frozenset({RESPONSES_PATH, CONFIG_PATH})
 WIDGET_MAX_BODY_BYTES = 16 * 1024
 PREFLIGHT_MAX_AGE = 86_400
-ORIGINS_TTL_SECONDS = 10.0
 PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET, POST"),
     (b"access-control-allow-headers", b"Content-Type, Idempotency-Key"),
@@ -38,11 +38,9 @@ VARY = (b"vary", b"Origin")
 class _OriginCache:
     """The allowed origins of active widget keys, reloaded at most every few seconds.
 
-    Changes made in this process (``invalidate``) show at once; those made elsewhere (the CLI,
-    another API process) within ``ORIGINS_TTL_SECONDS``.
+    Changes made in this process show at once (see ``hub.surveys.cache``); those made elsewhere
+    (the CLI, another API process) within ``TTL_SECONDS``.
     """
-
-    generation = 0  # bumped by ``invalidate``, process-wide
 
     def __init__(self) -> None:
         self._origins: frozenset[str] = frozenset()
@@ -50,34 +48,30 @@ class _OriginCache:
         self._loaded_generation = -1
         self._lock = threading.Lock()
 
-    @classmethod
-    def invalidate(cls) -> None:
-        cls.generation += 1
-
     def cached(self) -> frozenset[str] | None:
         """The origins if still fresh (no database call), else None."""
         return self._origins if self._fresh() else None
 
     def _fresh(self) -> bool:
         age = time.monotonic() - self._loaded_at
-        return age < ORIGINS_TTL_SECONDS and self._loaded_generation == _OriginCache.generation
+        return age < TTL_SECONDS and self._loaded_generation == generation()
 
     def origins(self, engine: Any) -> frozenset[str]:
         if self._fresh():
             return self._origins
         with self._lock:
             if not self._fresh():
-                generation = _OriginCache.generation
+                loaded_under = generation()  # read before loading: a change during it wins
                 with session_scope(engine) as session:
                     self._origins = frozenset(active_widget_origins(session))
                 self._loaded_at = time.monotonic()
-                self._loaded_generation = generation
+                self._loaded_generation = loaded_under
         return self._origins
 
 
 def invalidate_widget_origins() -> None:
     """Surveys or keys changed in this process: reload the origins on the next request."""
-    _OriginCache.invalidate()
+    invalidate_widget_caches()
 
 
 class WidgetCors:

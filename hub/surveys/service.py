@@ -1,19 +1,23 @@
 """Surveys and their widget keys; the widget's config and the public responses endpoint."""
 
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.auth.models import ApiKey, Scope
 from hub.auth.service import create_widget_key
 from hub.errors import BadRequest, Forbidden, InvalidInput, NotFound, RateLimited
+from hub.feedback.models import ItemError
 from hub.feedback.service import ingest
 from hub.http.rate_limit import RateLimiter
 from hub.sources.models import Source
 from hub.sources.service import ensure_source
+from hub.surveys.cache import WidgetSurvey, WidgetSurveys
 from hub.surveys.models import (
     DEFAULT_FOLLOW_UP,
     SCORE_RANGES,
@@ -132,7 +136,7 @@ def widget_config(session: Session, *, public_key: str, origin: str | None) -> W
     """
     survey, key, _source = _active_survey(session, public_key)
     if origin is not None:
-        _check_origin(key, origin)
+        _check_origin(key.allowed_origins, origin)
     assert survey.id is not None
     return WidgetConfig(
         survey_id=survey.id,
@@ -149,19 +153,52 @@ def submit_response(
     submission: Submission,
     limiter: RateLimiter,
     default_rate_limit: int,
+    surveys: WidgetSurveys | None = None,
 ) -> ResponseResult | ResponseAccepted:
-    """Store a widget response once per (survey, Idempotency-Key) as survey feedback."""
+    """Store a widget response once per (survey, Idempotency-Key) as survey feedback.
+
+    ``surveys`` caches each key's survey across requests; without it, it is read every time.
+    """
+    check_idempotency_key(submission.idempotency_key)
+    survey = active_widget_survey(session, public_key=response.key, surveys=surveys)
+    admitted = admit_response(
+        survey,
+        response=response,
+        submission=submission,
+        limiter=limiter,
+        default_rate_limit=default_rate_limit,
+    )
+    if isinstance(admitted, ResponseAccepted):
+        return admitted
+    [result] = store_responses(session, items=[admitted])
+    if isinstance(result, InvalidInput):
+        raise result
+    return result
+
+
+def admit_response(
+    survey: WidgetSurvey,
+    *,
+    response: ResponseIn,
+    submission: Submission,
+    limiter: RateLimiter,
+    default_rate_limit: int,
+) -> dict[str, Any] | ResponseAccepted:
+    """The checks a response to an active survey must pass (no database): its ingest item.
+
+    403 for an origin the key does not allow, 429 over the rate limit, 422 for a score out of
+    range; a filled honeypot is accepted and goes no further.
+    """
     idempotency_key = check_idempotency_key(submission.idempotency_key)
-    survey, key, source = _active_survey(session, response.key)
     if submission.origin is not None:
-        _check_origin(key, submission.origin)
+        _check_origin(survey.allowed_origins, submission.origin)
     elif not survey.allow_without_origin:
         raise Forbidden(
             "this widget key only accepts browser requests (with an Origin header)",
             details=[{"loc": ["header", "Origin"], "message": "missing"}],
         )
-    limit = key.rate_limit_per_minute or default_rate_limit
-    wait = limiter.hit((key.id, submission.client_ip), limit=limit)
+    limit = survey.rate_limit_per_minute or default_rate_limit
+    wait = limiter.hit((survey.key_id, submission.client_ip), limit=limit)
     if wait:
         raise RateLimited(
             f"more than {limit} responses a minute from this address with this key; "
@@ -170,18 +207,31 @@ def submit_response(
         )
     if response.website not in (None, "", False):
         return ResponseAccepted()  # a bot filled the honeypot: say yes, store nothing
-    _check_score(SurveyType(survey.type), response.score)
-    item = _feedback_item(survey, source, response, submission, idempotency_key)
-    result = ingest(session, raw_items=[item], source_kind=WIDGET_SOURCE_KIND).results[0]
-    if result.status == "rejected":
-        details = [
-            {"loc": ["body", *(WIDGET_FIELD.get(str(p), p) for p in e.loc)], "message": e.message}
-            for e in result.errors or []
-        ]
-        summary = "; ".join(f"{'.'.join(map(str, d['loc'][1:]))}: {d['message']}" for d in details)
-        raise InvalidInput(f"invalid response: {summary}", details=details)
-    assert result.id is not None
-    return ResponseResult(id=result.id, status=result.status)
+    _check_score(survey.survey_type, response.score)
+    return _feedback_item(survey, response, submission, idempotency_key)
+
+
+def store_responses(
+    session: Session, *, items: Sequence[dict[str, Any]]
+) -> list[ResponseResult | InvalidInput]:
+    """Ingest admitted responses together: each one's result, or its 422 if ingest refused it."""
+    outcomes: list[ResponseResult | InvalidInput] = []
+    for result in ingest(session, raw_items=items, source_kind=WIDGET_SOURCE_KIND).results:
+        if result.status == "rejected":
+            outcomes.append(_rejected(result.errors or []))
+        else:
+            assert result.id is not None
+            outcomes.append(ResponseResult(id=result.id, status=result.status))
+    return outcomes
+
+
+def _rejected(errors: Sequence[ItemError]) -> InvalidInput:
+    details = [
+        {"loc": ["body", *(WIDGET_FIELD.get(str(p), p) for p in e.loc)], "message": e.message}
+        for e in errors
+    ]
+    summary = "; ".join(f"{'.'.join(map(str, d['loc'][1:]))}: {d['message']}" for d in details)
+    return InvalidInput(f"invalid response: {summary}", details=details)
 
 
 def check_idempotency_key(value: str | None) -> str:
@@ -209,9 +259,62 @@ def _check_score(survey_type: SurveyType, score: int) -> None:
         )
 
 
-def _check_origin(key: ApiKey, origin: str) -> None:
+def widget_survey(session: Session, *, public_key: str) -> WidgetSurvey | None:
+    """The survey behind a widget key (revoked and inactive ones too), or None if none."""
+    query = (
+        sa_select(
+            *map(col, (Survey.id, Survey.type, Survey.active, Survey.allow_without_origin)),
+            *map(col, (ApiKey.id, ApiKey.scopes, ApiKey.revoked_at, ApiKey.allowed_origins)),
+            col(ApiKey.rate_limit_per_minute),
+            col(Source.name),
+        )
+        .join(ApiKey, col(Survey.key_id) == col(ApiKey.id))
+        .join(Source, col(Survey.source_id) == col(Source.id))
+        .where(col(ApiKey.prefix) == public_key)
+    )
+    row = session.execute(query).first()
+    if row is None or Scope.submit.value not in row[5]:
+        return None
+    survey_id, type_, active, without_origin, key_id, _, revoked_at, origins, limit, source = row
+    return WidgetSurvey(
+        survey_id=survey_id,
+        survey_type=SurveyType(type_),
+        active=active,
+        allow_without_origin=without_origin,
+        key_id=key_id,
+        revoked=revoked_at is not None,
+        allowed_origins=frozenset(origins),
+        rate_limit_per_minute=limit,
+        source_name=source,
+    )
+
+
+def active_widget_survey(
+    session: Session, *, public_key: str, surveys: WidgetSurveys | None = None
+) -> WidgetSurvey:
+    """The survey behind a widget key, through ``surveys`` if given; 404 unless it is active."""
+
+    def load(key: str) -> WidgetSurvey | None:
+        return widget_survey(session, public_key=key)
+
+    return require_active(load(public_key) if surveys is None else surveys.get(public_key, load))
+
+
+def require_active(survey: WidgetSurvey | None) -> WidgetSurvey:
+    """404 unless the widget key is known, unrevoked and its survey active."""
+    details = [{"loc": ["body", "key"], "message": "no active survey"}]
+    if survey is None:
+        raise NotFound("unknown widget key", details=details)
+    if survey.revoked:
+        raise NotFound("this widget key was revoked", details=details)
+    if not survey.active:
+        raise NotFound("this widget key's survey is inactive", details=details)
+    return survey
+
+
+def _check_origin(allowed_origins: Collection[str], origin: str) -> None:
     try:
-        allowed = normalised_origin(origin) in key.allowed_origins
+        allowed = normalised_origin(origin) in allowed_origins
     except ValueError:
         allowed = False
     if not allowed:
@@ -222,8 +325,7 @@ def _check_origin(key: ApiKey, origin: str) -> None:
 
 
 def _feedback_item(
-    survey: Survey,
-    source: Source,
+    survey: WidgetSurvey,
     response: ResponseIn,
     submission: Submission,
     idempotency_key: str,
@@ -233,15 +335,15 @@ def _feedback_item(
     page_url = client_meta.get("url") or client_meta.get("page_url")
     metadata: dict[str, Any] = {
         **client_meta,
-        "survey_id": survey.id,
+        "survey_id": survey.survey_id,
         "origin": submission.origin,
         "user_agent": (submission.user_agent or "")[:MAX_USER_AGENT_CHARS] or None,
     }
     item: dict[str, Any] = {
-        "source": source.name,
+        "source": survey.source_name,
         "external_id": idempotency_key,
         "channel": "survey",
-        "score_type": survey.type,
+        "score_type": survey.survey_type.value,
         "score": response.score,
         "text": response.comment,
         "metadata": metadata,
