@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
@@ -114,127 +115,53 @@ def _metric_csv(metric: str, report: dict[str, Any]) -> Response:
     return _csv(metric, rows)
 
 
-def _metric(
-    metric: str,
-    request: Request,
-    session: SessionDep,
-    window: Window,
-    filters: Filters,
-    by: Dimension | None,
-    format: Format | None,
-) -> Any:
-    report = metric_report(session, metric=metric, window=window, filters=filters, by=by)
-    if _wants_csv(request, format):
-        return _metric_csv(metric, report)
-    return report
-
-
 _RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+# metric -> (summary, what it is): one route each, all with the same parameters
+METRIC_ROUTES = {
+    "nps": ("NPS over time",
+            "NPS = % promoters (9-10) - % detractors (0-6), with counts and a 95% interval."),
+    "csat": ("CSAT over time", "CSAT = % of 4-5 answers on 1-5, with a Wilson 95% interval."),
+    "ces": ("CES over time", "CES = mean effort on 1-7, and % of 5-7, each with a 95% interval."),
+    "thumbs": ("Thumbs-up ratio over time",
+               "% thumbs up among thumbs up and down, with a Wilson 95% interval."),
+    "stars": ("Star rating over time",
+              "Mean stars on 1-5 with a 95% interval, and the distribution."),
+    "sentiment": ("Volume and sentiment over time",
+                  "Feedback volume, sentiment counts and net sentiment (% positive - % negative)."),
+}  # fmt: skip
 
 
-@router.get(
-    "/metrics/nps", summary="NPS over time", response_model=MetricReport, responses=_RESPONSES
-)
-def nps_route(
-    request: Request,
-    session: SessionDep,
-    _key: ReadKey,
-    window: WindowDep,
-    filters: FiltersDep,
-    by: ByQuery = None,
-    format: FormatQuery = None,
-) -> Any:
-    """NPS = % promoters (9-10) - % detractors (0-6), with counts and a 95% interval."""
-    return _metric("nps", request, session, window, filters, by, format)
+def _metric_route(metric: str) -> Callable[..., Any]:
+    """The route of one metric: its report as JSON, or CSV when asked for."""
+
+    def route(
+        request: Request,
+        session: SessionDep,
+        _key: ReadKey,
+        window: WindowDep,
+        filters: FiltersDep,
+        by: ByQuery = None,
+        format: FormatQuery = None,
+    ) -> Any:
+        report = metric_report(session, metric=metric, window=window, filters=filters, by=by)
+        if _wants_csv(request, format):
+            return _metric_csv(metric, report)
+        return report
+
+    return route
 
 
-@router.get(
-    "/metrics/csat", summary="CSAT over time", response_model=MetricReport, responses=_RESPONSES
-)
-def csat_route(
-    request: Request,
-    session: SessionDep,
-    _key: ReadKey,
-    window: WindowDep,
-    filters: FiltersDep,
-    by: ByQuery = None,
-    format: FormatQuery = None,
-) -> Any:
-    """CSAT = % of 4-5 answers on 1-5, with a Wilson 95% interval."""
-    return _metric("csat", request, session, window, filters, by, format)
-
-
-@router.get(
-    "/metrics/ces", summary="CES over time", response_model=MetricReport, responses=_RESPONSES
-)
-def ces_route(
-    request: Request,
-    session: SessionDep,
-    _key: ReadKey,
-    window: WindowDep,
-    filters: FiltersDep,
-    by: ByQuery = None,
-    format: FormatQuery = None,
-) -> Any:
-    """CES = mean effort on 1-7, and % of 5-7, each with a 95% interval."""
-    return _metric("ces", request, session, window, filters, by, format)
-
-
-@router.get(
-    "/metrics/thumbs",
-    summary="Thumbs-up ratio over time",
-    response_model=MetricReport,
-    responses=_RESPONSES,
-)
-def thumbs_route(
-    request: Request,
-    session: SessionDep,
-    _key: ReadKey,
-    window: WindowDep,
-    filters: FiltersDep,
-    by: ByQuery = None,
-    format: FormatQuery = None,
-) -> Any:
-    """% thumbs up among thumbs up and down, with a Wilson 95% interval."""
-    return _metric("thumbs", request, session, window, filters, by, format)
-
-
-@router.get(
-    "/metrics/stars",
-    summary="Star rating over time",
-    response_model=MetricReport,
-    responses=_RESPONSES,
-)
-def stars_route(
-    request: Request,
-    session: SessionDep,
-    _key: ReadKey,
-    window: WindowDep,
-    filters: FiltersDep,
-    by: ByQuery = None,
-    format: FormatQuery = None,
-) -> Any:
-    """Mean stars on 1-5 with a 95% interval, and the distribution."""
-    return _metric("stars", request, session, window, filters, by, format)
-
-
-@router.get(
-    "/metrics/sentiment",
-    summary="Volume and sentiment over time",
-    response_model=MetricReport,
-    responses=_RESPONSES,
-)
-def sentiment_route(
-    request: Request,
-    session: SessionDep,
-    _key: ReadKey,
-    window: WindowDep,
-    filters: FiltersDep,
-    by: ByQuery = None,
-    format: FormatQuery = None,
-) -> Any:
-    """Feedback volume, sentiment counts and net sentiment (% positive - % negative)."""
-    return _metric("sentiment", request, session, window, filters, by, format)
+for _name, (_summary, _description) in METRIC_ROUTES.items():
+    router.add_api_route(
+        f"/metrics/{_name}",
+        _metric_route(_name),
+        methods=["GET"],
+        summary=_summary,
+        description=_description,
+        response_model=MetricReport,
+        responses=_RESPONSES,
+        name=f"{_name}_route",
+    )
 
 
 @router.get(
