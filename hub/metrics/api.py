@@ -1,10 +1,7 @@
 """JSON (and CSV) API for metrics over time and topic trends; read scope."""
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,15 +9,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from hub.errors import InvalidInput
+from hub.http.csv_export import Format, csv_response, wants_csv
 from hub.http.deps import ReadKey, SessionDep
 from hub.metrics.queries import Dimension, Filters, Interval, Window, metric_report, topic_trends
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
-
-
-class Format(StrEnum):
-    json = "json"
-    csv = "csv"
 
 
 class MetricReport(BaseModel):
@@ -76,43 +69,13 @@ FormatQuery = Annotated[Format | None, Query(description="json, or csv (or Accep
 ByQuery = Annotated[Dimension | None, Query(description="One group per source, channel, …")]
 
 
-def _wants_csv(request: Request, format: Format | None) -> bool:
-    if format is not None:
-        return format is Format.csv
-    return "text/csv" in request.headers.get("accept", "")
-
-
-def _csv(name: str, rows: list[dict[str, Any]]) -> Response:
-    """Rows as CSV text; nested values (a stars distribution) become one column each."""
-    flat = [_flatten(row) for row in rows]
-    columns = list(dict.fromkeys(column for row in flat for column in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(flat)
-    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-
-
-def _flatten(row: dict[str, Any]) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in row.items():
-        if isinstance(value, dict):
-            flat |= {f"{key}_{inner}": item for inner, item in value.items()}
-        elif value is not None:
-            flat[key] = value.isoformat() if isinstance(value, date) else value
-        else:
-            flat[key] = ""
-    return flat
-
-
 def _metric_csv(metric: str, report: dict[str, Any]) -> Response:
     if not report["groups"]:
-        return _csv(metric, report["series"])
+        return csv_response(metric, report["series"])
     rows = [
         {"group": group["key"]} | point for group in report["groups"] for point in group["series"]
     ]
-    return _csv(metric, rows)
+    return csv_response(metric, rows)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
@@ -144,7 +107,7 @@ def _metric_route(metric: str) -> Callable[..., Any]:
         format: FormatQuery = None,
     ) -> Any:
         report = metric_report(session, metric=metric, window=window, filters=filters, by=by)
-        if _wants_csv(request, format):
+        if wants_csv(request, format):
             return _metric_csv(metric, report)
         return report
 
@@ -186,11 +149,11 @@ def topic_trends_route(
     trends = topic_trends(
         session, window=window, baseline=baseline, filters=filters, min_count=min_count
     )
-    if _wants_csv(request, format):
+    if wants_csv(request, format):
         rows = [
             {"topic": topic["key"]} | point
             for topic in trends["topics"]
             for point in topic["series"]
         ]
-        return _csv("topic-trends", rows)
+        return csv_response("topic-trends", rows)
     return trends
