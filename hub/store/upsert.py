@@ -8,11 +8,13 @@ they are exactly the rows above the highest id seen before (no other writer can 
 """
 
 from collections.abc import Sequence
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session
 
 Key = tuple[Any, ...]
@@ -40,12 +42,18 @@ def insert_new_rows(
         return {}
     if _is_sqlite(session):
         return _sqlite_insert_all(session, table, rows, key=key)
-    statement = (
+    statement = _insert_new_statement(table, tuple(key))
+    return {tuple(row[1:]): row[0] for row in session.execute(statement, list(rows))}
+
+
+@cache
+def _insert_new_statement(table: Table, key: tuple[str, ...]) -> ReturningInsert[Any]:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id, key``, built once per table and key."""
+    return (
         postgresql.insert(table)
         .on_conflict_do_nothing(index_elements=list(key))
         .returning(table.c.id, *(table.c[name] for name in key))
     )
-    return {tuple(row[1:]): row[0] for row in session.execute(statement, list(rows))}
 
 
 def _sqlite_insert_all(
