@@ -91,7 +91,8 @@ class RedditCollector:
             keep, below = sweep.fresh([_stamp(post["created_utc"]) for post in posts])
             items = [item for i in keep if (item := to_item(posts[i])) is not None]
             after = listing.get("after")
-            if below or not posts or not isinstance(after, str) or not after:
+            stuck = after == sweep.resume.get("after")  # the same page again: it would never end
+            if below or not posts or not isinstance(after, str) or not after or stuck:
                 yield Page(items, sweep.done_cursor())
                 return
             yield Page(items, sweep.page_cursor(after=after))

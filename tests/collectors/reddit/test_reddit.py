@@ -361,3 +361,22 @@ def test_config_needs_something_to_read_and_credentials() -> None:
     config = RedditConfig.model_validate({**CONFIG, "subreddit": "/r/brasil/"})
     assert config.subreddit == "brasil"
     assert str(RedditConfig.model_fields["base_url"].default) == "https://oauth.reddit.com/"
+
+
+def test_a_listing_that_repeats_its_after_ends_the_read() -> None:
+    """A listing that keeps answering with the `after` it was asked for would be read for ever."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == TOKEN_PATH:
+            return httpx.Response(200, json={"access_token": "tok-1", "token_type": "bearer",
+                                             "expires_in": 86400, "scope": "*"})  # fmt: skip
+        stuck = {**RECORDED, "data": {**RECORDED["data"], "after": "t3_1p9t1mn"}}
+        return httpx.Response(200, json=stuck, headers=HEADERS)
+
+    cursor = {"high_water": 1796000000.0, "sweep": None}
+    pages = run_pull(CONFIG, handler, cursor)
+    listings = [request for request in seen if request.url.path != TOKEN_PATH]
+    assert len(listings) == 2  # the first page, then the same `after` once: the read stops
+    assert pages[-1].cursor["sweep"] is None and pages[-1].cursor["high_water"] == 1796067687.0
