@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Date, Table, case, cast, func, literal, null, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -25,6 +25,7 @@ from hub.topics.models import Topic
 MAX_PERIODS = 1000
 ALPHA = 0.05
 Counts = list[int]
+Key = str | ColumnElement[Any]  # a rollup column's name, or an expression over the columns
 
 
 class Interval(StrEnum):
@@ -154,17 +155,30 @@ def _rows(
     session: Session,
     *,
     table: Table,
-    keys: Sequence[str],
+    keys: Sequence[Key],
     conditions: Sequence[ColumnElement[bool]],
 ) -> list[tuple[tuple[Any, ...], Counts]]:
-    """Summed counts grouped by ``keys`` columns: [(key values, counts)]."""
+    """Summed counts grouped by ``keys`` (column names or expressions): [(key values, counts)]."""
     c = table.c
-    columns = [c[name] for name in keys]
+    columns = [c[key] if isinstance(key, str) else key for key in keys]
     sums = [func.sum(c[name]) for name in MEASURES]
     query = select(*columns, *sums).where(*conditions).group_by(*columns)
     width = len(keys)
     return [(tuple(row[:width]), [int(v or 0) for v in row[width:]])
             for row in session.execute(query).all()]  # fmt: skip
+
+
+def _period(session: Session, table: Table, interval: Interval) -> ColumnElement[date]:
+    """The first day of each rollup row's period (as :meth:`Window.period` computes it), in SQL:
+    the database sums a week or a month, and Python folds a few rows instead of every day."""
+    day = table.c.day
+    if interval is Interval.day:
+        return day
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc(interval.value, day), Date)
+    if interval is Interval.week:  # SQLite: on to the week's Sunday, back to its Monday
+        return type_coerce(func.date(day, "weekday 0", "-6 days"), Date)
+    return type_coerce(func.date(day, "start of month"), Date)
 
 
 def metric_report(
@@ -204,7 +218,8 @@ def _series(
     conditions = _conditions(session, table, filters, window.start, window.end)
     if metric != "sentiment":
         conditions.append(table.c.score_type == metric)
-    keys = ["day", *([COLUMN[by]] if by is not None else [])]
+    keys: list[Key] = [_period(session, table, window.interval)]
+    keys += [COLUMN[by]] if by is not None else []
     grouped: dict[tuple[Any, ...], tuple[Counts, dict[date, Counts]]] = {}
     for (day, *group), counts in _rows(session, table=table, keys=keys, conditions=conditions):
         total, per_period = grouped.setdefault(tuple(group), (_zero(), {}))
@@ -253,24 +268,18 @@ def topic_trends(
     if base_start > base_end:
         raise InvalidInput("`baseline_from` is after `baseline_to`")
     first, last = min(base_start, window.start), max(base_end, window.end)
-
-    def period_of(day: date) -> str | None:
-        if window.start <= day <= window.end:
-            return "current"
-        return "baseline" if base_start <= day <= base_end else None
-
     totals = {"current": _zero(), "baseline": _zero()}
     nps_all = _zero()
     conditions = _conditions(session, FEEDBACK_ROLLUP, filters, first, last)
-    for (day, score_type), counts in _rows(
-        session, table=FEEDBACK_ROLLUP, keys=["day", "score_type"], conditions=conditions
+    which = _which(FEEDBACK_ROLLUP, window, base_start, base_end)
+    for (part, score_type), counts in _rows(
+        session, table=FEEDBACK_ROLLUP, keys=[which, "score_type"], conditions=conditions
     ):
-        which = period_of(day)
-        if which is not None:
-            _add(totals[which], counts)
-        if which == "current" and score_type == "nps":
+        if part is not None:
+            _add(totals[part], counts)
+        if part == "current" and score_type == "nps":
             _add(nps_all, counts)
-    topics = _topic_counts(session, window, filters, first, last, period_of)
+    topics = _topic_counts(session, window, filters, (first, last), (base_start, base_end))
     names = {
         topic_id: key for topic_id, key in session.execute(select(col(Topic.id), col(Topic.key)))
     }
@@ -296,25 +305,35 @@ class _TopicData:
     per_period: dict[date, Counts] = field(default_factory=dict)
 
 
+def _which(table: Table, window: Window, base_start: date, base_end: date) -> ColumnElement[Any]:
+    """'current' for days of the window, 'baseline' for days of the baseline, else NULL."""
+    day = table.c.day
+    return case(
+        (day.between(window.start, window.end), literal("current")),
+        (day.between(base_start, base_end), literal("baseline")),
+        else_=null(),
+    )
+
+
 def _topic_counts(
     session: Session,
     window: Window,
     filters: Filters,
-    first: date,
-    last: date,
-    period_of: Callable[[date], str | None],
+    span: tuple[date, date],
+    baseline: tuple[date, date],
 ) -> dict[int, _TopicData]:
-    conditions = _conditions(session, TOPIC_ROLLUP, filters, first, last)
+    conditions = _conditions(session, TOPIC_ROLLUP, filters, *span)
     found: dict[int, _TopicData] = {}
-    rows = _rows(session, table=TOPIC_ROLLUP, keys=["day", "topic_id"], conditions=conditions)
-    for (day, topic_id), counts in rows:
-        which = period_of(day)
-        if which is None:
+    period_start = _period(session, TOPIC_ROLLUP, window.interval)
+    keys: list[Key] = [_which(TOPIC_ROLLUP, window, *baseline), period_start, "topic_id"]
+    for (part, period, topic_id), counts in _rows(
+        session, table=TOPIC_ROLLUP, keys=keys, conditions=conditions
+    ):
+        if part is None:
             continue
         data = found.get(topic_id) or found.setdefault(topic_id, _TopicData())
-        _add(data.current if which == "current" else data.baseline, counts)
-        if which == "current":
-            period = window.period(day)
+        _add(data.current if part == "current" else data.baseline, counts)
+        if part == "current":
             _add(data.per_period.get(period) or data.per_period.setdefault(period, _zero()), counts)
     current = _conditions(session, TOPIC_ROLLUP, filters, window.start, window.end)
     current.append(TOPIC_ROLLUP.c.score_type == "nps")
