@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     notify_poll_seconds: float = Field(default=5.0, gt=0)
     public_url: str = ""
     widget_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
 
     @field_validator("public_url")
     @classmethod

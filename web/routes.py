@@ -11,6 +11,7 @@ from hub.feedback.models import Channel, ScoreType
 from hub.feedback.queries import FeedbackFilters, list_feedback
 from hub.http.deps import SessionDep
 from hub.sources.service import list_sources
+from hub.topics.service import list_topics
 from web.auth import page_user
 from web.templating import templates
 
@@ -33,6 +34,7 @@ def inbox(
     channel: str | None = None,
     score_type: str | None = None,
     language: str | None = None,
+    topic: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
@@ -42,11 +44,12 @@ def inbox(
         channel=_choice(Channel, channel),
         score_type=_choice(ScoreType, score_type),
         language=language or None,
+        topic=topic or None,
         q=q or None,
     )
     page = list_feedback(session, filters=filters, cursor=cursor, limit=50)
     shown = {"q": q, "source": source, "channel": channel, "score_type": score_type,
-             "language": language}  # fmt: skip
+             "language": language, "topic": topic}  # fmt: skip
     codes = [*request.app.state.settings.language_codes, "unknown"]
     context = {
         "page": page,
@@ -56,7 +59,9 @@ def inbox(
         "channels": [(channel.value, channel.value) for channel in Channel],
         "score_types": [(kind.value, kind.value.upper()) for kind in ScoreType],
         "languages": [(code, code) for code in codes],
+        "topics": [(topic.key, topic.name) for topic in list_topics(session, active_only=True)],
         "next_query": urlencode({**_present(shown), "cursor": page.next_cursor or ""}),
+        "export_url": _export_url(filters),
     }
     return templates.TemplateResponse(request, "inbox.html", context)
 
@@ -78,6 +83,13 @@ def _choice(enum: type[E], value: str | None) -> E | None:
         return enum(value) if value else None
     except ValueError:
         return None
+
+
+def _export_url(filters: FeedbackFilters) -> str:
+    """The JSON API's CSV export of every item these filters match (the inbox's filters)."""
+    names = ("q", "source", "channel", "score_type", "language", "topic")
+    params = {name: str(value) for name in names if (value := getattr(filters, name))}
+    return f"/api/v1/feedback?{urlencode({**params, 'format': 'csv'})}"
 
 
 def _present(params: dict[str, str | None]) -> dict[str, str]:

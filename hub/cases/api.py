@@ -2,9 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from hub.auth.models import Scope
+from hub.cases.export import cases_csv
 from hub.cases.models import (
     AssignIn,
     Case,
@@ -27,6 +29,7 @@ from hub.cases.service import (
     transition,
 )
 from hub.errors import Forbidden
+from hub.http.csv_export import Format, wants_csv
 from hub.http.deps import Principal, ReadKey, SessionDep, SettingsDep, require_access
 from hub.routing.models import Priority
 from hub.users.models import Role
@@ -36,9 +39,16 @@ router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 WorkKey = Annotated[Principal, Depends(require_access(Scope.admin, Role.agent))]
 
 
-@router.get("", summary="List cases")
+@router.get(
+    "",
+    summary="List cases",
+    response_model=CasePage,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def cases(
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     who: ReadKey,
     scope: Annotated[str, Query(pattern="^(mine|team|all)$")] = "all",
     status: Annotated[list[Status] | None, Query()] = None,
@@ -51,13 +61,22 @@ def cases(
     sort: Annotated[str, Query(pattern=f"^({'|'.join(SORTS)})$")] = "due",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> CasePage:
-    """The triage queue: open cases by default, soonest due first; counts per status."""
+    format: Annotated[
+        Format | None, Query(description="csv: the whole queue (or Accept: text/csv)")
+    ] = None,
+) -> Response | CasePage:
+    """The triage queue: open cases by default, soonest due first; counts per status.
+
+    As CSV, every case of the queue in one download (`cursor` and `limit` do not apply), up to
+    `HUB_EXPORT_MAX_ROWS`; more is a 422 asking for narrower filters."""
     filters = CaseFilters(
         scope=scope, statuses=tuple(status) if status else CaseFilters().statuses,
         priority=priority, sla=sla, topic=topic, source=source, sentiment=sentiment,
         language=language, sort=sort,
     )  # fmt: skip
+    if wants_csv(request, format):
+        engine, max_rows = request.app.state.engine, settings.export_max_rows
+        return cases_csv(session, engine, filters=filters, viewer=who.user, max_rows=max_rows)
     return list_cases(session, filters=filters, viewer=who.user, cursor=cursor, limit=limit)
 
 

@@ -54,12 +54,7 @@ def list_cases(
     session: Session, *, filters: CaseFilters, viewer: User | None, cursor: str | None, limit: int
 ) -> CasePage:
     """One page of the queue, and how many cases each status holds under the same filters."""
-    if filters.sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
-    if filters.scope not in SCOPES:
-        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}")
-    if filters.scope != "all" and viewer is None:  # else a key asking for "mine" gets all
-        raise InvalidInput(f"scope {filters.scope} needs a signed-in person; keys see all")
+    _check(filters, viewer)
     base = _filtered(session, select(Case), filters, viewer)
     counts = dict(
         session.exec(
@@ -76,6 +71,32 @@ def list_cases(
         items=items, next_cursor=next_cursor,
         counts={status.value: counts.get(status.value, 0) for status in Status},
     )  # fmt: skip
+
+
+def count_cases(session: Session, *, filters: CaseFilters, viewer: User | None) -> int:
+    """How many cases the whole queue holds (every page of it)."""
+    _check(filters, viewer)
+    return int(
+        session.exec(_filtered(session, select(func.count(col(Case.id))), filters, viewer)).one()
+    )
+
+
+def queue_ids(
+    session: Session, *, filters: CaseFilters, viewer: User | None, limit: int
+) -> list[int]:
+    """The ids of the whole queue in its sort order (at most ``limit``), for exports."""
+    _check(filters, viewer)
+    query = _sorted(_filtered(session, select(Case.id), filters, viewer), filters.sort)
+    return [case_id for case_id in session.exec(query.limit(limit)).all() if case_id is not None]
+
+
+def _check(filters: CaseFilters, viewer: User | None) -> None:
+    if filters.sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+    if filters.scope not in SCOPES:
+        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}")
+    if filters.scope != "all" and viewer is None:  # else a key asking for "mine" gets all
+        raise InvalidInput(f"scope {filters.scope} needs a signed-in person; keys see all")
 
 
 def _filtered(

@@ -5,11 +5,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from hub.errors import InvalidInput
 from hub.feedback.corrections import SentimentCorrection, correct_sentiment
+from hub.feedback.export import FEEDBACK_COLUMNS, feedback_rows
 from hub.feedback.models import (
     Channel,
     FeedbackPage,
@@ -17,8 +18,9 @@ from hub.feedback.models import (
     IngestSummary,
     ScoreType,
 )
-from hub.feedback.queries import FeedbackFilters, get_feedback, list_feedback
+from hub.feedback.queries import FeedbackFilters, count_feedback, get_feedback, list_feedback
 from hub.feedback.service import ingest
+from hub.http.csv_export import Format, csv_stream, refuse_oversized, wants_csv
 from hub.http.deps import AdminKey, IngestKey, ReadKey, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
@@ -77,8 +79,14 @@ def ingest_feedback(
     return JSONResponse(stored.model_dump(mode="json"), status_code=status)
 
 
-@router.get("", summary="List feedback")
+@router.get(
+    "",
+    summary="List feedback",
+    response_model=FeedbackPage,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def list_feedback_route(
+    request: Request,
     session: SessionDep,
     _key: ReadKey,
     settings: SettingsDep,
@@ -91,10 +99,19 @@ def list_feedback_route(
     since: Annotated[datetime | None, Query(description="created at or after")] = None,
     until: Annotated[datetime | None, Query(description="created before")] = None,
     q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
+    topic: Annotated[
+        str | None, Query(description="topic key; an unknown key matches nothing")
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> FeedbackPage:
-    """List feedback, newest first, filtered; follow `next_cursor` for more."""
+    format: Annotated[
+        Format | None, Query(description="csv: every matching item (or Accept: text/csv)")
+    ] = None,
+) -> Response | FeedbackPage:
+    """List feedback, newest first, filtered; follow `next_cursor` for more.
+
+    As CSV, every matching item in one download (`cursor` and `limit` do not apply), up to
+    `HUB_EXPORT_MAX_ROWS`; more is a 422 asking for narrower filters."""
     filters = FeedbackFilters(
         source=source,
         channel=channel,
@@ -105,7 +122,13 @@ def list_feedback_route(
         since=_aware(since),
         until=_aware(until),
         q=q,
+        topic=topic,
     )
+    if wants_csv(request, format):
+        max_rows = settings.export_max_rows
+        refuse_oversized(count_feedback(session, filters=filters), max_rows=max_rows)
+        rows = feedback_rows(request.app.state.engine, filters=filters, max_rows=max_rows)
+        return csv_stream("feedback", FEEDBACK_COLUMNS, rows)
     return list_feedback(session, filters=filters, cursor=cursor, limit=limit)
 
 

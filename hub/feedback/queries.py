@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from hub.customers.models import Customer, CustomerPublic
@@ -21,6 +21,7 @@ from hub.feedback.models import (
     ScoreType,
 )
 from hub.sources.models import Source
+from hub.topics.models import FeedbackTopic, Topic
 from hub.topics.service import topics_of
 
 
@@ -37,6 +38,7 @@ class FeedbackFilters:
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
+    topic: str | None = None  # a topic key; an unknown key matches nothing
 
 
 def list_feedback(
@@ -59,6 +61,14 @@ def list_feedback(
     items = _with_topics(session, [_public(*row) for row in rows[:limit]])
     next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
     return FeedbackPage(items=items, next_cursor=next_cursor)
+
+
+def count_feedback(session: Session, *, filters: FeedbackFilters) -> int:
+    """How many items the filters match."""
+    query = _joined(select(func.count()).select_from(Feedback))
+    for condition in _conditions(filters):
+        query = query.where(condition)
+    return int(session.exec(query).one())
 
 
 def get_feedback(session: Session, *, feedback_id: int) -> FeedbackPublic:
@@ -89,10 +99,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def _base_query() -> Any:
-    return (
-        select(Feedback, Source.name, Customer)
-        .join(Source, col(Source.id) == Feedback.source_id)
-        .outerjoin(Customer, col(Customer.id) == Feedback.customer_id)
+    return _joined(select(Feedback, Source.name, Customer))
+
+
+def _joined(query: Any) -> Any:
+    """``query`` over feedback with its source and (if any) customer joined for the filters."""
+    return query.join(Source, col(Source.id) == Feedback.source_id).outerjoin(
+        Customer, col(Customer.id) == Feedback.customer_id
     )
 
 
@@ -121,7 +134,18 @@ def _conditions(filters: FeedbackFilters) -> list[Any]:
                 col(Feedback.title).icontains(filters.q, autoescape=True),
             )
         )
+    if filters.topic:
+        conditions.append(col(Feedback.id).in_(_ids_with_topic(filters.topic)))
     return conditions
+
+
+def _ids_with_topic(key: str) -> Any:
+    """Ids of the feedback items that carry the topic with this key."""
+    return (
+        select(FeedbackTopic.feedback_id)
+        .join(Topic, col(Topic.id) == FeedbackTopic.topic_id)
+        .where(Topic.key == key)
+    )
 
 
 def _public(feedback: Feedback, source_name: str, customer: Customer | None) -> FeedbackPublic:

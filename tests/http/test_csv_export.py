@@ -4,7 +4,10 @@ import csv
 import io
 from datetime import date
 
-from hub.http.csv_export import csv_response
+import pytest
+from fastapi.responses import StreamingResponse
+
+from hub.http.csv_export import csv_response, csv_stream
 
 
 def _rows(body: bytes) -> list[dict[str, str]]:
@@ -37,3 +40,25 @@ def test_negative_numbers_stay_numbers() -> None:
 def test_columns_are_the_union_in_first_seen_order() -> None:
     response = csv_response("x", [{"a": 1}, {"b": 2, "a": 3}])
     assert response.body.decode().splitlines()[0] == "a,b"
+
+
+async def _streamed(response: StreamingResponse) -> list[str]:
+    return [
+        chunk if isinstance(chunk, str) else bytes(chunk).decode()
+        async for chunk in response.body_iterator
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_stream_writes_each_chunk_with_the_same_guard() -> None:
+    chunks = [[{"id": 1, "text": "=1+1", "when": date(2026, 1, 5)}], [{"id": 2, "text": "ótimo"}]]
+    response = csv_stream("x", ["id", "when", "text"], chunks)
+    assert response.headers["content-disposition"] == 'attachment; filename="x.csv"'
+    assert response.media_type == "text/csv; charset=utf-8"
+    parts = await _streamed(response)
+    assert parts == ["id,when,text\n1,2026-01-05,'=1+1\n", "2,,ótimo\n"]
+
+
+@pytest.mark.anyio
+async def test_a_stream_of_nothing_is_the_header() -> None:
+    assert await _streamed(csv_stream("x", ["id", "text"], [])) == ["id,text\n"]

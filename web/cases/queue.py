@@ -8,6 +8,7 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from hub.cases.export import cases_csv
 from hub.cases.models import Case, Status
 from hub.cases.queries import CaseFilters, list_cases
 from hub.cases.service import assign, get_case
@@ -54,6 +55,21 @@ def queue(
     query = queue_query(request.query_params)
     message = f"Assigned {n} case{'s' if n != 1 else ''}." if done == "assigned" else None
     return _queue_page(request, session, user, query, done=message)
+
+
+@router.get("/cases.csv")
+def queue_csv(
+    request: Request, session: SessionDep, settings: SettingsDep, user: UserDep
+) -> Response:
+    """The queue the page shows with the same query, every page of it, as CSV; too long a
+    queue shows the page with the reason."""
+    query = _with_default_scope(queue_query(request.query_params), user)
+    engine, max_rows = request.app.state.engine, settings.export_max_rows
+    try:
+        filters = queue_filters(query)
+        return cases_csv(session, engine, filters=filters, viewer=user, max_rows=max_rows)
+    except InvalidInput as exc:
+        return _queue_page(request, session, user, query, error=exc.message, status_code=422)
 
 
 @router.post("/cases/assign")
@@ -145,7 +161,7 @@ def _queue_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     """The queue page for ``query``; agents start on their own cases, others on all."""
-    query.setdefault("scope", "mine" if user.role == Role.agent.value else "all")
+    query = _with_default_scope(query, user)
     filters = queue_filters(query)
     try:
         page = list_cases(
@@ -164,6 +180,7 @@ def _queue_page(
         "sla_counts": _sla_counts(session, filters, user),
         "url": lambda **changes: queue_url(query, **changes),
         "back": urlencode(query),
+        "export_url": f"/cases.csv?{urlencode({k: v for k, v in query.items() if k != 'cursor'})}",
         "scopes": SCOPES,
         "due": due_text,
         "when": when,
@@ -171,6 +188,11 @@ def _queue_page(
         **_choices(request, session),
     }
     return templates.TemplateResponse(request, "cases.html", context, status_code=status_code)
+
+
+def _with_default_scope(query: dict[str, str], user: User) -> dict[str, str]:
+    """``query`` with a scope: agents start on their own cases, others on all."""
+    return {"scope": "mine" if user.role == Role.agent.value else "all", **query}
 
 
 def _sla_counts(session: Session, filters: CaseFilters, user: User) -> dict[str, int]:
