@@ -30,6 +30,7 @@ from hub.store.engine import make_engine, session_scope
 from hub.store.migrate import downgrade, upgrade
 from hub.surveys.models import SurveyCreate, SurveyType
 from hub.surveys.service import create_survey, list_surveys
+from hub.topics.curation import merge_topics
 from hub.topics.service import seed_topics
 from hub.users.models import MIN_PASSWORD_CHARS, Role, UserCreate
 from hub.users.service import create_user, list_users
@@ -456,6 +457,21 @@ def topics_discover(
         console.print(f"[bold]{topic.key}[/bold]  {topic.name}  ({topic.description})")
         for example in topic.examples["discovered"][:3]:
             console.print(f"    “{example[:100]}”", markup=False)
+
+
+@topics_app.command("merge")
+def topics_merge(
+    key: Annotated[str, typer.Argument(help="The topic that goes")],
+    into: Annotated[str, typer.Option(help="The topic that stays and takes everything of KEY")],
+) -> None:
+    """Merge a topic into another: its items, examples, subtopics and rules move, it is deleted."""
+    try:
+        with _database() as engine, session_scope(engine) as session:
+            merged = merge_topics(session, key=key, into=into)
+    except HubError as exc:
+        raise _fail(exc) from exc
+    rules = f"; rules now naming it: {', '.join(merged.rules)}" if merged.rules else ""
+    console.print(f"merged {key} into {merged.topic.key}: {merged.moved} items moved{rules}")
 
 
 def _parse_config(raw: str) -> dict[str, Any]:

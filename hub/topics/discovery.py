@@ -1,7 +1,8 @@
 """Suggests new topics from recent feedback that fits none: clusters, named by their keywords.
 
 Suggestions are stored inactive (origin ``discovered``), with typical verbatims as examples; a
-product lead accepts one by activating it (PATCH ``active``), renames it, or deletes it.
+product lead accepts one (under a name of their own), merges it into an existing topic, or
+dismisses it (:mod:`hub.topics.curation`, the ``/admin/topics`` page).
 """
 
 import re
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from hub.feedback.models import Feedback, NlpState
 from hub.store.types import utcnow
+from hub.topics.curation import drop_suggestions
 from hub.topics.models import FeedbackTopic, Topic, TopicOrigin, TopicPublic
 from hub.topics.service import list_topics
 
@@ -46,7 +48,7 @@ def discover_topics(
         min_size=min_size,
         max_clusters=max_topics,
     )
-    _drop_earlier_suggestions(session)
+    drop_suggestions(session)  # replaced by the new ones (through the rollups' tracking)
     taken = set(session.exec(select(Topic.key)).all())
     keys = []
     for cluster in clusters:
@@ -78,16 +80,6 @@ def _unplaced_texts(session: Session, *, days: int) -> list[str]:
         .where(func.length(func.coalesce(Feedback.text, "")) >= MIN_CHARACTERS)
     )
     return [". ".join(p for p in (title, text) if p) for title, text in session.exec(query)]
-
-
-def _drop_earlier_suggestions(session: Session) -> None:
-    """Suggestions nobody accepted are replaced by the new ones."""
-    query = select(Topic).where(
-        Topic.origin == TopicOrigin.discovered.value, col(Topic.active).is_(False)
-    )
-    for topic in session.exec(query):
-        session.delete(topic)
-    session.flush()
 
 
 def _unique_key(keywords: list[str], taken: set[str]) -> str:

@@ -86,12 +86,15 @@ def _clean_examples(value: Examples | None) -> Examples | None:
     return cleaned
 
 
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
 class TopicCreate(BaseModel):
     """A new curated topic."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    key: str = Field(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    key: str = Field(min_length=2, max_length=64, pattern=KEY_PATTERN)
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=2000)
     parent: str | None = Field(default=None, description="key of the parent topic")
@@ -106,6 +109,11 @@ class TopicUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    key: str | None = Field(
+        default=None, min_length=2, max_length=64, pattern=KEY_PATTERN,
+        description="a new key: history stays (rollups are per topic id), rules naming the "
+        "old key are changed to it",
+    )  # fmt: skip
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=2000)
     parent: str | None = None
@@ -128,6 +136,34 @@ class TopicPublic(BaseModel):
     origin: TopicOrigin
     active: bool
     examples: dict[str, Any]
+
+
+class TopicAccept(BaseModel):
+    """Accepting a discovered topic, optionally under a new key, name or parent."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    key: str | None = Field(default=None, min_length=2, max_length=64, pattern=KEY_PATTERN)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
+    parent: str | None = Field(default=None, description="key of the parent topic")
+    owner_team: str | None = Field(default=None, max_length=100)
+
+
+class TopicMerge(BaseModel):
+    """Which topic absorbs the merged one."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    into: str = Field(min_length=1, max_length=64, description="key of the topic that stays")
+
+
+class TopicMerged(BaseModel):
+    """What a merge did: the topic that stays, the items moved to it, the rules changed."""
+
+    topic: TopicPublic
+    moved: int = Field(description="items that carried the merged topic")
+    rules: list[str] = Field(description="names of routing rules now naming the kept topic")
 
 
 class AssignedTopic(BaseModel):

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from hub.errors import InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.feedback.models import Feedback
 from hub.metrics.service import tracking
 from hub.store.types import utcnow
@@ -23,6 +23,7 @@ from hub.topics.models import (
     TopicPublic,
     TopicUpdate,
 )
+from hub.topics.rule_refs import replace_in_rules
 
 LEARNED = "learned"  # examples key for phrases people confirmed by correcting an item
 
@@ -60,8 +61,7 @@ def list_topics(session: Session, *, active_only: bool = False) -> list[TopicPub
 
 def create_topic(session: Session, *, data: TopicCreate) -> TopicPublic:
     """A new curated topic; its key must be new."""
-    if session.exec(select(Topic).where(Topic.key == data.key)).first():
-        raise InvalidInput(f"a topic with key {data.key!r} exists already")
+    _check_key_free(session, data.key)
     topic = Topic(
         key=data.key,
         name=data.name,
@@ -73,24 +73,42 @@ def create_topic(session: Session, *, data: TopicCreate) -> TopicPublic:
     )
     session.add(topic)
     session.flush()
-    return _public(topic, _keys(session))
+    return public_topic(session, topic)
 
 
 def update_topic(session: Session, *, key: str, data: TopicUpdate) -> TopicPublic:
-    """Change a topic's fields; a changed taxonomy reaches new items at the workers' next batch."""
-    topic = _topic(session, key)
+    """Change a topic's fields; a changed taxonomy reaches new items at the workers' next batch.
+
+    A new key keeps the topic's history (rollups and items refer to its id) and is written into
+    the routing rules that named the old one. Activating a discovered topic accepts it.
+    """
+    topic = find_topic(session, key)
     changes = data.model_dump(exclude_unset=True)
     if "parent" in changes:
         parent = changes.pop("parent")
-        if parent == key:
+        if parent and parent in (key, changes.get("key")):
             raise InvalidInput("a topic cannot be its own parent")
         topic.parent_id = _topic_id(session, parent) if parent else None
+    new_key = changes.pop("key", None)
+    if new_key and new_key != key:
+        _check_key_free(session, new_key)
+        topic.key = new_key
+        session.add(topic)
+        session.flush()  # the rules then name a key that exists
+        replace_in_rules(session, old=key, new=new_key)
     for field, value in changes.items():
         setattr(topic, field, value)
+    if changes.get("active") and topic.origin == TopicOrigin.discovered:
+        topic.origin = TopicOrigin.curated
     topic.updated_at = utcnow()
     session.add(topic)
     session.flush()
-    return _public(topic, _keys(session))
+    return public_topic(session, topic)
+
+
+def _check_key_free(session: Session, key: str) -> None:
+    if session.exec(select(Topic.id).where(Topic.key == key)).first() is not None:
+        raise Conflict(f"a topic with key {key!r} exists already", details={"key": key})
 
 
 def correct_topics(session: Session, *, feedback_id: int, keys: list[str]) -> list[AssignedTopic]:
@@ -98,7 +116,7 @@ def correct_topics(session: Session, *, feedback_id: int, keys: list[str]) -> li
     feedback = session.get(Feedback, feedback_id)
     if feedback is None:
         raise NotFound(f"no feedback with id {feedback_id}")
-    topics = [_topic(session, key) for key in dict.fromkeys(keys)]
+    topics = [find_topic(session, key) for key in dict.fromkeys(keys)]
     with tracking(session, [feedback_id]):
         _replace_topics(session, feedback, topics)
     return topics_of(session, feedback_ids=[feedback_id]).get(feedback_id, [])
@@ -150,15 +168,21 @@ def topics_of(session: Session, *, feedback_ids: Iterable[int]) -> dict[int, lis
     return found
 
 
-def _topic(session: Session, key: str) -> Topic:
+def find_topic(session: Session, key: str) -> Topic:
+    """The topic with this key, or a 404."""
     topic = session.exec(select(Topic).where(Topic.key == key)).first()
     if topic is None:
         raise NotFound(f"no topic with key {key!r}")
     return topic
 
 
+def public_topic(session: Session, topic: Topic) -> TopicPublic:
+    """A stored topic as the API shows it."""
+    return _public(topic, _keys(session))
+
+
 def _topic_id(session: Session, key: str) -> int:
-    topic_id = _topic(session, key).id
+    topic_id = find_topic(session, key).id
     assert topic_id is not None
     return topic_id
 

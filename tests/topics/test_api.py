@@ -57,7 +57,7 @@ async def test_create_and_edit_a_topic(client: httpx.AsyncClient, admin: dict) -
     ("body", "status", "fragment"),
     [
         ({"key": "Bad Key", "name": "x"}, 422, "pattern"),
-        ({"key": "billing", "name": "again"}, 422, "exists already"),
+        ({"key": "billing", "name": "again"}, 409, "exists already"),
         ({"key": "orphan", "name": "x", "parent": "nowhere"}, 404, "no topic with key 'nowhere'"),
         ({"key": "langs", "name": "x", "examples": {"english": ["hi"]}}, 422, "ISO 639-1"),
         ({"key": "extra", "name": "x", "colour": "red"}, 422, "Extra inputs"),
