@@ -1,7 +1,9 @@
 """The FastAPI app factory: routers, middleware, error handlers and lifespan."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -10,6 +12,7 @@ from sqlalchemy import Engine, text
 import hub
 from hub.cases.api import router as cases_router
 from hub.config import Settings, get_settings
+from hub.customers.api import router as customers_router
 from hub.feedback.api import router as feedback_router
 from hub.feedback.models import FeedbackBatchIn, FeedbackIn
 from hub.http.deps import SessionDep
@@ -31,9 +34,11 @@ from web.admin import router as web_admin_router
 from web.auth import install_sign_in_redirect
 from web.auth import router as web_auth_router
 from web.cases import router as web_cases_router
+from web.customers import router as web_customers_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
 from web.templating import STATIC as WEB_STATIC
+from web.trends import router as web_trends_router
 from web.widget import router as web_widget_router
 
 DESCRIPTION = """Collect, understand and act on customer feedback.
@@ -43,6 +48,15 @@ Every error has the body `{"error": {"code", "message", "details"}}`.
 """
 
 
+@cache
+def _freeze_startup_objects() -> None:
+    """Once per process: what start-up made (modules, routes, ORM metadata) lives as long as
+    the process, so keep it out of the collector's sight and full collections (pauses every
+    request waits on) stay short while serving."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; ``settings`` and ``engine`` default to the environment's."""
     settings = settings or get_settings()
@@ -50,6 +64,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _freeze_startup_objects()
         yield
         engine.dispose()
 
@@ -73,6 +88,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(sources_router)
     app.include_router(notifications_router)
     app.include_router(cases_router)
+    app.include_router(customers_router)
     app.include_router(routing_router)
     app.include_router(users_router)
     app.include_router(surveys_router)
@@ -80,7 +96,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(web_auth_router)
     app.include_router(web_router)
     app.include_router(web_cases_router)
+    app.include_router(web_customers_router)
     app.include_router(web_admin_router)
+    app.include_router(web_trends_router)
     app.include_router(web_widget_router)
     install_sign_in_redirect(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
