@@ -49,6 +49,8 @@ def _resolve(session: Session, latest: dict[str, CustomerDetails]) -> dict[str, 
     columns = [table.c[name] for name in ("external_ref", "id", *DETAILS, "attributes")]
     query = sa_select(*columns).where(col(Customer.external_ref).in_(latest))
     existing = {row[0]: tuple(row) for row in session.execute(query)}
+    if existing and session.get_bind().dialect.name == "postgresql":
+        existing = _locked(session, query, existing, latest)
     now = utcnow()
     new_rows = [_new_row(key, latest[key], now) for key in sorted(latest) if key not in existing]
     insert_new_rows(session, table, new_rows, key=["external_ref"])
@@ -63,6 +65,26 @@ def _resolve(session: Session, latest: dict[str, CustomerDetails]) -> dict[str, 
         )
         ids |= {ref: customer_id for ref, customer_id in session.exec(query)}
     return ids
+
+
+def _locked(
+    session: Session,
+    query: Any,
+    existing: dict[str, tuple[Any, ...]],
+    latest: dict[str, CustomerDetails],
+) -> dict[str, tuple[Any, ...]]:
+    """PostgreSQL: the batch's known customers read again under a lock taken in id order, all
+    in one mode — ``FOR NO KEY UPDATE`` when one of their segments changes, else ``FOR SHARE``
+    (what a segment change waits for). Taking every customer lock of the batch up front, in one
+    order, keeps two ingests that share customers from waiting on each other in a circle."""
+    changes_segment = any(
+        latest[ref].segment and latest[ref].segment != row[DETAILS.index("segment") + 2]
+        for ref, row in existing.items()
+    )
+    locked = query.order_by(col(Customer.id)).with_for_update(
+        read=not changes_segment, key_share=changes_segment
+    )
+    return {row[0]: tuple(row) for row in session.execute(locked)}
 
 
 def _update(session: Session, customer_id: int, changes: dict[str, Any]) -> None:

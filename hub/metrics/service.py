@@ -28,6 +28,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    event,
     func,
     insert,
     literal,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -52,6 +54,7 @@ from hub.metrics.models import (
 from hub.store.upsert import lock_for_writing
 from hub.topics.models import FeedbackTopic
 
+PENDING = "rollup_deltas"  # session.info key: the deltas of the open transaction
 FEEDBACK_ROLLUP: Table = FeedbackRollup.__table__  # type: ignore[attr-defined]
 TOPIC_ROLLUP: Table = TopicRollup.__table__  # type: ignore[attr-defined]
 FEEDBACK: Table = Feedback.__table__  # type: ignore[attr-defined]
@@ -99,9 +102,14 @@ def utc_day(moment: datetime) -> date:
 
 
 def apply(session: Session, *, before: Iterable[Fact], after: Iterable[Fact]) -> None:
-    """Subtract the ``before`` contributions and add the ``after`` ones, in one upsert per table."""
-    totals: dict[Key, Delta] = {}
-    topics: dict[Key, Delta] = {}
+    """Subtract the ``before`` contributions and add the ``after`` ones.
+
+    The deltas wait in the session and are written when it commits (or at
+    :func:`write_pending`), in one sorted upsert per table: a transaction then locks all the
+    rollup rows it changes in one pass, as its last step, so writers never wait on each other's
+    rollup rows while holding other locks (no deadlocks), and hold these hot rows briefly.
+    """
+    totals, topics = session.info.setdefault(PENDING, ({}, {}))
     for sign, facts in ((-1, before), (1, after)):
         for fact in facts:
             counts = fact.measures()
@@ -109,8 +117,26 @@ def apply(session: Session, *, before: Iterable[Fact], after: Iterable[Fact]) ->
             for topic_id in fact.topic_ids:
                 key = (fact.day, topic_id, fact.source_id, fact.channel, fact.score_type)
                 _add(topics, key, counts, sign)
-    _upsert(session, FEEDBACK_ROLLUP, DIMENSIONS, totals)
-    _upsert(session, TOPIC_ROLLUP, TOPIC_DIMENSIONS, topics)
+
+
+def write_pending(session: Session) -> None:
+    """Write the rollup deltas this transaction has made so far (before reading or deleting
+    rollup rows in the same transaction)."""
+    pending = session.info.pop(PENDING, None)
+    if pending is not None:
+        totals, topics = pending
+        _upsert(session, FEEDBACK_ROLLUP, DIMENSIONS, totals)
+        _upsert(session, TOPIC_ROLLUP, TOPIC_DIMENSIONS, topics)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop(PENDING, None)
 
 
 def _add(deltas: dict[Key, Delta], key: Key, counts: Delta, sign: int) -> None:
@@ -261,8 +287,12 @@ def segment_change(session: Session, customer_id: int) -> Iterator[None]:
     """Wrap a change of a customer's segment: all their feedback moves to the new one."""
     c, f = CUSTOMER.c, FEEDBACK.c
     lock_for_writing(session)
-    if session.get_bind().dialect.name == "postgresql":  # first, so new items wait for us
-        session.execute(select(c.id).where(c.id == customer_id).with_for_update()).all()
+    if session.get_bind().dialect.name == "postgresql":
+        # First, so new items wait for us (ingest reads segments FOR SHARE). FOR NO KEY UPDATE,
+        # not FOR UPDATE: a worker re-updating this customer's items re-checks their foreign
+        # key (FOR KEY SHARE) while it holds them, and must not wait for us while we wait for it.
+        lock = select(c.id).where(c.id == customer_id).with_for_update(key_share=True)
+        session.execute(lock).all()
     ids = session.execute(select(f.id).where(f.customer_id == customer_id)).scalars().all()
     with tracking(session, ids):
         yield

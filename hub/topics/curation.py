@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlmodel import Session, col
 
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.metrics.service import TOPIC_ROLLUP, tracking
+from hub.metrics.service import TOPIC_ROLLUP, tracking, write_pending
 from hub.store.types import utcnow
 from hub.store.upsert import lock_for_writing
 from hub.topics.models import (
@@ -151,6 +151,7 @@ def _taken_out_of_use(session: Session, topic: Topic) -> Iterator[list[int]]:
         for chunk in _chunks(late):
             tracked.enter_context(tracking(session, chunk))
         yield [*ids, *late]
+    write_pending(session)  # the topic's rows are all zero only once its deltas are written
     session.execute(delete(TOPIC_ROLLUP).where(TOPIC_ROLLUP.c.topic_id == topic.id))
 
 

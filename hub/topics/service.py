@@ -116,9 +116,13 @@ def correct_topics(session: Session, *, feedback_id: int, keys: list[str]) -> li
     feedback = session.get(Feedback, feedback_id)
     if feedback is None:
         raise NotFound(f"no feedback with id {feedback_id}")
-    topics = [find_topic(session, key) for key in dict.fromkeys(keys)]
-    with tracking(session, [feedback_id]):
-        _replace_topics(session, feedback, topics)
+    wanted = list(dict.fromkeys(keys))
+    with tracking(session, [feedback_id]):  # the item first, then its topics (a merge's order)
+        found = dict(session.exec(_kept_in_place(wanted)).all())
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            raise NotFound(f"no topic with key {missing[0]!r}")
+        _replace_topics(session, feedback, [find_topic(session, key) for key in wanted])
     return topics_of(session, feedback_ids=[feedback_id]).get(feedback_id, [])
 
 
@@ -166,6 +170,14 @@ def topics_of(session: Session, *, feedback_ids: Iterable[int]) -> dict[int, lis
                           assigned_by=AssignedBy(assigned_by))
         )  # fmt: skip
     return found
+
+
+def _kept_in_place(keys: list[str]) -> Any:
+    """Key and id of these topics, locked ``FOR KEY SHARE`` on PostgreSQL: a merge or delete
+    (which takes ``FOR UPDATE``) waits until the items that now name them are committed, and
+    one that committed first leaves its topic out here instead of failing the insert."""
+    query = select(Topic.key, Topic.id).where(col(Topic.key).in_(keys)).order_by(col(Topic.id))
+    return query.with_for_update(read=True, key_share=True)
 
 
 def find_topic(session: Session, key: str) -> Topic:
@@ -225,9 +237,8 @@ def _store_model_topics(session: Session, assigned: dict[int, list[tuple[str, fl
     )
     ids = [feedback_id for feedback_id in assigned if feedback_id not in corrected]
     session.execute(delete(FeedbackTopic).where(col(FeedbackTopic.feedback_id).in_(ids)))
-    topic_ids = {
-        key: topic_id for key, topic_id in session.exec(select(Topic.key, Topic.id)) if topic_id
-    }
+    keys = sorted({key for feedback_id in ids for key, _ in assigned[feedback_id]})
+    topic_ids = {key: topic_id for key, topic_id in session.exec(_kept_in_place(keys)) if topic_id}
     now = utcnow()
     rows = [
         {"feedback_id": feedback_id, "topic_id": topic_ids[key], "confidence": confidence,
