@@ -6,12 +6,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from hub.errors import HubError
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL's "try the transaction again" errors: a deadlock victim, a serialization failure.
+RETRYABLE = {"40P01": "a deadlock", "40001": "a serialization failure"}
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -55,6 +58,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state not in RETRYABLE:
+            return await unexpected(request, exc)
+        log.warning("transaction rolled back (%s): %s %s", state, request.method, request.url.path)
+        message = (
+            f"the database rolled this change back after {RETRYABLE[state]} with a concurrent "
+            "change; nothing of it was stored: send it again"
+        )
+        response = error_response(503, "try_again", message, {"sqlstate": state})
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

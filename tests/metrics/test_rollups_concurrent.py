@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from hub.enrichment.claims import claim_batch, write_results, write_sentiments
 from hub.errors import NotFound
 from hub.feedback.corrections import correct_sentiment
-from hub.feedback.models import Feedback
+from hub.feedback.models import Feedback, NlpState
 from hub.feedback.service import ingest
 from hub.metrics.service import TOPIC_ROLLUP
 from hub.store.engine import session_scope
@@ -57,12 +57,14 @@ class Run:
         self.ingesters_left = 0
         self.done = Counter[str]()
         self.refused = Counter[str]()  # deadlocks and the like: the transaction rolled back
+        self.gave_up = Counter[str]()  # refused on every try
         self.failures: list[BaseException] = []
         self.lock = threading.Lock()
 
     def attempt(self, name: str, action: Callable[[Session], object], tries: int = 5) -> bool:
         """Run ``action`` in its own transaction, again if the database refused it (a deadlock
-        victim, say: rolled back whole), as the hub's callers do."""
+        victim, say: rolled back whole), as the hub's callers do (the API answers such a
+        victim 503 with Retry-After; workers claim the items again)."""
         for _ in range(tries):
             try:
                 with session_scope(self.engine) as session:
@@ -76,6 +78,7 @@ class Run:
                 continue
             self.count(self.done, name)
             return True
+        self.count(self.gave_up, name)
         return False
 
     def count(self, counter: Counter[str], name: str) -> None:
@@ -137,7 +140,7 @@ def test_concurrent_writers_keep_rollups_equal_to_a_rebuild(db: Database) -> Non
 
     def worker(rng: random.Random) -> None:
         owner = f"w{rng.random()}"
-        deadline = time.monotonic() + 12
+        deadline = time.monotonic() + 60  # a guard: workers stop once all is enriched
         while time.monotonic() < deadline:
             claimed: list[int] = []
             run.attempt("claim", partial(claim_into, claimed, owner))
@@ -187,26 +190,31 @@ def test_concurrent_writers_keep_rollups_equal_to_a_rebuild(db: Database) -> Non
         run.thread(corrector, 5),
         run.thread(curator, 6),
     ]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=90)
     assert not any(thread.is_alive() for thread in threads), "a writer hung"
     assert run.failures == []
-    assert time.monotonic() - started < 30
 
     assert run.done["merge"] == 1 and run.done["dismiss"] == 1, (run.done, run.refused)
-    assert run.done["ingest"] >= 24 and run.done["nlp"] >= 10, (run.done, run.refused)
+    assert run.done["ingest"] == 28, (run.done, run.refused)
+    with Session(db.engine) as session:
+        states = Counter(session.execute(select(Feedback.nlp_state)).scalars())
+    assert states == {NlpState.done.value: sum(states.values())}, states  # every item enriched
     assert run.done["sentiment"] + run.done["topics"] >= 40, (run.done, run.refused)
     with Session(db.engine) as session:
         keys = set(session.execute(select(Topic.key)).scalars())
         counted = session.execute(select(func.sum(TOPIC_ROLLUP.c.n))).scalar_one()
     assert "pricing" not in keys and "discovered_noise" not in keys
     assert counted
-    # Writers lock in one order (items, then customers or topics; rollup rows last, sorted):
-    # the database never has to break a deadlock or refuse a vanished topic's row.
-    assert [name for name in run.refused if not name.endswith(": gone")] == [], run.refused
+    # Writers lock in one order (items, then customers or topics; rollup rows last, sorted), so
+    # no topic vanishes under a writer, and a deadlock is rare (a merge that finds an item got
+    # its topic meanwhile can meet a writer holding that item): one try again always succeeds.
+    refused = {name.split(": ")[1] for name in run.refused}
+    assert refused <= {"gone", "DeadlockDetected"}, run.refused
+    assert sum(n for name, n in run.refused.items() if "Deadlock" in name) <= 3, run.refused
+    assert not run.gave_up, (run.gave_up, run.refused)
     assert_rollups_match_rebuild(db)
 
 
