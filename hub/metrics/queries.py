@@ -10,7 +10,18 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, Table, case, cast, func, literal, null, select, type_coerce
+from sqlalchemy import (
+    Date,
+    Integer,
+    Table,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -174,8 +185,9 @@ def _period(session: Session, table: Table, interval: Interval) -> ColumnElement
     day = table.c.day
     if interval is Interval.day:
         return day
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc(interval.value, day), Date)
+    if session.get_bind().dialect.name == "postgresql":  # date arithmetic: no time zones
+        part = "isodow" if interval is Interval.week else "day"
+        return type_coerce(day - cast(func.extract(part, day), Integer) + 1, Date)
     if interval is Interval.week:  # SQLite: on to the week's Sunday, back to its Monday
         return type_coerce(func.date(day, "weekday 0", "-6 days"), Date)
     return type_coerce(func.date(day, "start of month"), Date)
