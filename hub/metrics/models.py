@@ -23,6 +23,8 @@ MEASURES = ("n", *SCORE_COLUMNS, *SENTIMENTS)
 DIMENSIONS = ("day", "source_id", "channel", "language", "segment", "score_type")
 # Topics multiply rows, so their rollup keeps fewer dimensions (no language, no segment).
 TOPIC_DIMENSIONS = ("day", "topic_id", "source_id", "channel", "score_type")
+# Unfiltered trends read one row a day per score type.
+DAILY_DIMENSIONS = ("day", "score_type")
 
 
 class _Measures(SQLModel):
@@ -70,4 +72,15 @@ class TopicRollup(_Measures, table=True):
     topic_id: int = SQLField(sa_column=Column(BigId, nullable=False))
     source_id: int = SQLField(sa_column=Column(BigId, nullable=False))
     channel: str = SQLField(sa_column=Column(String(20), nullable=False))
+    score_type: str = SQLField(default="", sa_column=Column(String(20), nullable=False))
+
+
+class DailyRollup(_Measures, table=True):
+    """The same counts per day x score type only: what a trend without filters reads (one row a
+    day per score type, instead of one per source x channel x language x segment)."""
+
+    __tablename__ = "daily_rollup"
+    __table_args__ = (PrimaryKeyConstraint(*DAILY_DIMENSIONS, name="pk_daily_rollup"),)
+
+    day: date = SQLField(sa_column=Column(Date, nullable=False))
     score_type: str = SQLField(default="", sa_column=Column(String(20), nullable=False))

@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 
 from hub.errors import InvalidInput
 from hub.metrics.models import MEASURES
-from hub.metrics.service import FEEDBACK_ROLLUP, TOPIC_ROLLUP
+from hub.metrics.service import DAILY_ROLLUP, FEEDBACK_ROLLUP, TOPIC_ROLLUP
 from hub.metrics.stats import METRICS, nps, sentiment, two_proportion_z
 from hub.sources.models import Source
 from hub.store.types import utcnow
@@ -226,7 +226,7 @@ def _series(
     session: Session, *, metric: str, window: Window, filters: Filters, by: Dimension | None
 ) -> dict[tuple[Any, ...], tuple[Counts, dict[date, Counts]]]:
     """Per group: total counts and counts per period."""
-    table = TOPIC_ROLLUP if filters.topic is not None or by is Dimension.topic else FEEDBACK_ROLLUP
+    table = _table(filters, by)
     conditions = _conditions(session, table, filters, window.start, window.end)
     if metric != "sentiment":
         conditions.append(table.c.score_type == metric)
@@ -238,6 +238,15 @@ def _series(
         _add(total, counts)
         _add(per_period.setdefault(window.period(day), _zero()), counts)
     return grouped
+
+
+def _table(filters: Filters, by: Dimension | None) -> Table:
+    """The smallest rollup that holds what is asked: per topic, per day only, or the full one."""
+    if filters.topic is not None or by is Dimension.topic:
+        return TOPIC_ROLLUP
+    if by is None and filters == Filters():
+        return DAILY_ROLLUP
+    return FEEDBACK_ROLLUP
 
 
 def _points(
@@ -282,10 +291,11 @@ def topic_trends(
     first, last = min(base_start, window.start), max(base_end, window.end)
     totals = {"current": _zero(), "baseline": _zero()}
     nps_all = _zero()
-    conditions = _conditions(session, FEEDBACK_ROLLUP, filters, first, last)
-    which = _which(FEEDBACK_ROLLUP, window, base_start, base_end)
+    table = _table(filters, None)
+    conditions = _conditions(session, table, filters, first, last)
+    which = _which(table, window, base_start, base_end)
     for (part, score_type), counts in _rows(
-        session, table=FEEDBACK_ROLLUP, keys=[which, "score_type"], conditions=conditions
+        session, table=table, keys=[which, "score_type"], conditions=conditions
     ):
         if part is not None:
             _add(totals[part], counts)

@@ -43,11 +43,13 @@ from sqlmodel import Session
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
 from hub.metrics.models import (
+    DAILY_DIMENSIONS,
     DIMENSIONS,
     MEASURES,
     SCORE_VALUES,
     SENTIMENTS,
     TOPIC_DIMENSIONS,
+    DailyRollup,
     FeedbackRollup,
     TopicRollup,
 )
@@ -57,6 +59,7 @@ from hub.topics.models import FeedbackTopic
 PENDING = "rollup_deltas"  # session.info key: the deltas of the open transaction
 FEEDBACK_ROLLUP: Table = FeedbackRollup.__table__  # type: ignore[attr-defined]
 TOPIC_ROLLUP: Table = TopicRollup.__table__  # type: ignore[attr-defined]
+DAILY_ROLLUP: Table = DailyRollup.__table__  # type: ignore[attr-defined]
 FEEDBACK: Table = Feedback.__table__  # type: ignore[attr-defined]
 CUSTOMER: Table = Customer.__table__  # type: ignore[attr-defined]
 FEEDBACK_TOPIC: Table = FeedbackTopic.__table__  # type: ignore[attr-defined]
@@ -109,11 +112,12 @@ def apply(session: Session, *, before: Iterable[Fact], after: Iterable[Fact]) ->
     rollup rows it changes in one pass, as its last step, so writers never wait on each other's
     rollup rows while holding other locks (no deadlocks), and hold these hot rows briefly.
     """
-    totals, topics = session.info.setdefault(PENDING, ({}, {}))
+    totals, daily, topics = session.info.setdefault(PENDING, ({}, {}, {}))
     for sign, facts in ((-1, before), (1, after)):
         for fact in facts:
             counts = fact.measures()
             _add(totals, fact.key, counts, sign)
+            _add(daily, (fact.day, fact.score_type), counts, sign)
             for topic_id in fact.topic_ids:
                 key = (fact.day, topic_id, fact.source_id, fact.channel, fact.score_type)
                 _add(topics, key, counts, sign)
@@ -124,8 +128,9 @@ def write_pending(session: Session) -> None:
     rollup rows in the same transaction)."""
     pending = session.info.pop(PENDING, None)
     if pending is not None:
-        totals, topics = pending
+        totals, daily, topics = pending
         _upsert(session, FEEDBACK_ROLLUP, DIMENSIONS, totals)
+        _upsert(session, DAILY_ROLLUP, DAILY_DIMENSIONS, daily)
         _upsert(session, TOPIC_ROLLUP, TOPIC_DIMENSIONS, topics)
 
 
@@ -331,7 +336,7 @@ def _dimension_columns(session: Session) -> list[ColumnElement[Any]]:
 
 
 def _rebuild_range(session: Session, start: datetime | None, end: datetime | None) -> None:
-    """Recompute both rollups for feedback created in [start, end) with INSERT … SELECT."""
+    """Recompute feedback and topic rollups for feedback created in [start, end)."""
     f, c, ft = FEEDBACK.c, CUSTOMER.c, FEEDBACK_TOPIC.c
     window = [f.created_at >= start] if start else []
     window += [f.created_at < end] if end else []
@@ -357,26 +362,33 @@ def rebuild(
     chunk_days: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Recompute both rollups from the feedback table; returns the feedback_rollup row count.
+    """Recompute the rollups from the feedback table; returns the feedback_rollup row count.
 
     ``chunk_days`` splits the work into ranges of created days (for a progress bar); ``progress``
     is called with (done, total) after each. Writers wait until this transaction commits.
     """
     _lock_rollups(session)
-    session.execute(delete(TOPIC_ROLLUP))
-    session.execute(delete(FEEDBACK_ROLLUP))
+    for table in (TOPIC_ROLLUP, DAILY_ROLLUP, FEEDBACK_ROLLUP):
+        session.execute(delete(table))
     ranges = _ranges(session, chunk_days)
     for done, (start, end) in enumerate(ranges, start=1):
         _rebuild_range(session, start, end)
         if progress is not None:
             progress(done, len(ranges))
+    r = FEEDBACK_ROLLUP.c
+    per_day = select(r.day, r.score_type, *(func.sum(r[m]) for m in MEASURES)).group_by(
+        r.day, r.score_type
+    )
+    session.execute(insert(DAILY_ROLLUP).from_select([*DAILY_DIMENSIONS, *MEASURES], per_day))
     return int(session.execute(select(func.count()).select_from(FEEDBACK_ROLLUP)).scalar_one())
 
 
 def _lock_rollups(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         # EXCLUSIVE: readers go on; concurrent upserts wait, then add to the rebuilt rows.
-        session.execute(text("LOCK TABLE feedback_rollup, topic_rollup IN EXCLUSIVE MODE"))
+        session.execute(
+            text("LOCK TABLE feedback_rollup, daily_rollup, topic_rollup IN EXCLUSIVE MODE")
+        )
     else:
         lock_for_writing(session)
 

@@ -12,7 +12,7 @@ from hub.enrichment.claims import claim_batch, write_results, write_sentiments
 from hub.feedback.corrections import correct_sentiment
 from hub.feedback.service import ingest
 from hub.metrics.models import MEASURES
-from hub.metrics.service import FEEDBACK_ROLLUP, TOPIC_ROLLUP, rebuild
+from hub.metrics.service import DAILY_ROLLUP, FEEDBACK_ROLLUP, TOPIC_ROLLUP, rebuild
 from hub.store.engine import session_scope
 from hub.topics.service import correct_topics, seed_topics, store_model_topics
 from tests.conftest import Database
@@ -27,7 +27,7 @@ SCORES: dict[str | None, tuple[int, int]] = {
 def snapshot(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
     """Every rollup row that counts something, by table and key."""
     found = {}
-    for table in (FEEDBACK_ROLLUP, TOPIC_ROLLUP):
+    for table in (FEEDBACK_ROLLUP, DAILY_ROLLUP, TOPIC_ROLLUP):
         keys = [c for c in table.c if c.name not in MEASURES]
         rows = session.execute(select(table)).mappings()
         found[table.name] = {

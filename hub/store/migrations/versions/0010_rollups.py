@@ -4,8 +4,8 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04 09:00:00.000000
 
-The tables start empty; ``feedback-hub metrics rebuild`` fills them from existing feedback
-(this migration runs the same INSERT … SELECT, so an upgrade needs no extra step).
+The tables start empty; revision 0011 fills them (with its own table) from existing feedback
+through the same rebuild ``feedback-hub metrics rebuild`` runs, so an upgrade needs no extra step.
 """
 
 from collections.abc import Sequence
@@ -62,17 +62,6 @@ def upgrade() -> None:
             "day", "topic_id", "source_id", "channel", "score_type", name="pk_topic_rollup",
         ),
     )  # fmt: skip
-    _fill()
-
-
-def _fill() -> None:
-    """Roll up feedback stored before this revision (nothing on a new database)."""
-    from sqlmodel import Session
-
-    from hub.metrics.service import rebuild
-
-    with Session(bind=op.get_bind()) as session:
-        rebuild(session)
 
 
 def downgrade() -> None:
