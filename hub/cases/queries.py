@@ -1,7 +1,5 @@
 """Reading cases: the triage queue (filters, sort, counts per status) and one case in full."""
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +22,13 @@ from hub.feedback.models import Feedback
 from hub.feedback.queries import FeedbackFilters, get_feedback, list_feedback
 from hub.routing.models import Priority
 from hub.sources.models import Source
+from hub.store.paging import cursor_offset, offset_cursor
 from hub.store.types import utcnow
 from hub.topics.models import FeedbackTopic, Topic
 from hub.users.models import Team, User
 
 SORTS = ("due", "newest", "oldest", "priority")
 SCOPES = ("mine", "team", "all")
-MAX_OFFSET = 2**31 - 1  # far past any real queue; a forged huge one made the database fail
 PRIORITY_ORDER = {p.value: rank for rank, p in enumerate(reversed(list(Priority)))}
 
 
@@ -62,11 +60,11 @@ def list_cases(
             .group_by(col(Case.status))
         ).all()
     )  # fmt: skip
-    offset = _offset(cursor)
+    offset = cursor_offset(cursor)
     rows = session.exec(_sorted(base, filters.sort).offset(offset).limit(limit + 1)).all()
     items = publics(session, list(rows[:limit]))
     more = len(rows) > limit
-    next_cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode() if more else None
+    next_cursor = offset_cursor(offset + limit) if more else None
     return CasePage(
         items=items, next_cursor=next_cursor,
         counts={status.value: counts.get(status.value, 0) for status in Status},
@@ -159,18 +157,6 @@ def _sorted(query: Any, sort: str) -> Any:
         rank = sql_case(PRIORITY_ORDER, value=col(Case.priority), else_=9)
         return query.order_by(rank, col(Case.due_at), col(Case.id))
     return query.order_by(col(Case.due_at), col(Case.id))
-
-
-def _offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except (ValueError, binascii.Error):
-        offset = -1
-    if not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput("cursor is not one this API returned")
-    return offset
 
 
 def publics(session: Session, cases: list[Case]) -> list[CasePublic]:

@@ -24,8 +24,6 @@ score of at least ``min_score`` are listed. Everything is read with a few aggreg
 the window (on the ``created_at`` index), grouped by customer; only the ranking is done here.
 """
 
-import base64
-import binascii
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,8 +36,8 @@ from sqlmodel import Session, col, select
 
 from hub.cases.models import OPEN_STATUSES, Case
 from hub.customers.models import Customer, CustomerPublic
-from hub.errors import InvalidInput
 from hub.feedback.models import Feedback
+from hub.store.paging import cursor_offset, offset_cursor
 from hub.store.types import utcnow
 from hub.topics.models import FeedbackTopic, Topic
 
@@ -57,7 +55,6 @@ DETRACTOR_AT_MOST = {"nps": 6, "csat": 2, "ces": 3, "stars": 2, "thumbs": 0}
 PROMOTER_AT_LEAST = {"nps": 9, "csat": 4, "ces": 5, "stars": 4, "thumbs": 1}
 DETRACTOR_RANGES = {"nps": "0-6", "csat": "1-2", "ces": "1-3", "stars": "1-2", "thumbs": "down"}
 ACTIVE_BEFORE = 3  # items in the span before the window that make a customer "active"
-MAX_OFFSET = 2**31 - 1
 
 
 class RiskReason(BaseModel):
@@ -151,7 +148,7 @@ def at_risk(
     until = now or utcnow()
     window = Window(until - timedelta(days=filters.days), until, filters.days)
     ranked = rank(session, window=window, filters=filters)
-    offset = _offset(cursor)
+    offset = cursor_offset(cursor)
     chosen = ranked[offset : offset + limit]
     customers = _customers(session, [customer_id for customer_id, *_ in chosen])
     last_seen = _last_feedback(session, [cid for cid, _, s, _ in chosen if not s.last_feedback])
@@ -166,7 +163,7 @@ def at_risk(
     more = offset + limit < len(ranked)
     return AtRiskPage(
         since=window.since, until=window.until, days=window.days, total=len(ranked), items=items,
-        next_cursor=_cursor(offset + limit) if more else None,
+        next_cursor=offset_cursor(offset + limit) if more else None,
     )  # fmt: skip
 
 
@@ -415,25 +412,6 @@ def _plural(n: int, noun: str) -> str:
 
 
 # Paging and the page's customers ----------------------------------------------------------
-
-
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
-
-
-def _offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except (ValueError, binascii.Error):
-        offset = -1
-    if not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput(
-            "`cursor` is not a cursor this API returned",
-            details=[{"loc": ["query", "cursor"], "message": "malformed cursor"}],
-        )
-    return offset
 
 
 def _customers(session: Session, ids: list[int]) -> dict[int, CustomerPublic]:

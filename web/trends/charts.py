@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hub.metrics.queries import Window
+
 MINUS = "\u2212"
 SENTIMENT_COLOURS = {"negative": "neg", "neutral": "neu", "positive": "pos"}
 PALETTE = [f"series-{n}" for n in range(1, 7)]
@@ -104,3 +106,36 @@ def stacked_spec(labels: list[str], bars: list[dict[str, Any]]) -> dict[str, Any
 def spark_spec(labels: list[str], values: list[int], *, color: str = "accent") -> dict[str, Any]:
     """A small chart of one count over time, without axes (the table next to it has numbers)."""
     return {"type": "spark", "labels": labels, "series": [series("", values, color=color)]}
+
+
+def period_labels(window: Window) -> list[str]:
+    """One label per period of the window."""
+    return [period_label(period, window.interval.value) for period in window.periods()]
+
+
+def sentiment_chart(points: list[dict[str, Any]], window: Window, *, name: str) -> Chart:
+    """Items per period as bars stacked by sentiment (items without one yet on top)."""
+    bars = [
+        series(label.capitalize(), [point[label] for point in points], color=colour)
+        for label, colour in SENTIMENT_COLOURS.items()
+    ]
+    unscored = [point["volume"] - point["responses"] for point in points]
+    if any(unscored):
+        bars.append(series("No sentiment yet", unscored, color="rest"))
+    rows = [
+        [period_label(point["period"], window.interval.value), str(point["volume"]),
+         str(point["negative"]), str(point["neutral"]), str(point["positive"]),
+         number(point["net_sentiment"])]
+        for point in points
+    ]  # fmt: skip
+    return Chart(
+        name=name,
+        spec=stacked_spec(period_labels(window), bars),
+        summary=f"Items per {window.interval.value} by sentiment: "
+        + ", ".join(f"{row[0]} {row[1]}" for row in rows),
+        table=NumbersTable(
+            f"Items and sentiment per {window.interval.value}",
+            ["Period", "Items", "Negative", "Neutral", "Positive", "Net sentiment"],
+            rows,
+        ),
+    )

@@ -14,15 +14,15 @@ from hub.errors import InvalidInput
 from hub.http.deps import SessionDep
 from hub.metrics.queries import Dimension, Window, metric_report
 from web.trends.charts import (
-    SENTIMENT_COLOURS,
     Chart,
     NumbersTable,
     line_spec,
     number,
     period_label,
+    period_labels,
+    sentiment_chart,
     series,
     span,
-    stacked_spec,
 )
 from web.trends.filters import (
     filter_choices,
@@ -112,10 +112,6 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     return render(request, "dashboard.html", context)
 
 
-def _labels(window: Window) -> list[str]:
-    return [period_label(period, window.interval.value) for period in window.periods()]
-
-
 def _metric_card(
     metric: Metric, report: dict[str, Any], window: Window, api: dict[str, str]
 ) -> Card:
@@ -137,7 +133,7 @@ def _metric_card(
         ]  # fmt: skip
         chart = Chart(
             name=metric.metric,
-            spec=line_spec(_labels(window), [line], unit=metric.unit, bounds=metric.bounds),
+            spec=line_spec(period_labels(window), [line], unit=metric.unit, bounds=metric.bounds),
             summary=f"{metric.title} per {window.interval.value}: "
             + ", ".join(f"{row[0]} {row[1]}" for row in rows),
             table=NumbersTable(
@@ -167,33 +163,9 @@ def _ci(text: str | None) -> str | None:
 
 def _volume_card(report: dict[str, Any], window: Window, api: dict[str, str]) -> Card:
     """Volume (every item) with its sentiment: stacked bars, items not scored yet on top."""
-    points = report["series"]
     chart = None
     if report["volume"]:
-        bars = [
-            series(name.capitalize(), [point[name] for point in points], color=colour)
-            for name, colour in SENTIMENT_COLOURS.items()
-        ]
-        unscored = [point["volume"] - point["responses"] for point in points]
-        if any(unscored):
-            bars.append(series("No sentiment yet", unscored, color="rest"))
-        rows = [
-            [period_label(point["period"], window.interval.value), str(point["volume"]),
-             str(point["negative"]), str(point["neutral"]), str(point["positive"]),
-             number(point["net_sentiment"])]
-            for point in points
-        ]  # fmt: skip
-        chart = Chart(
-            name="sentiment",
-            spec=stacked_spec(_labels(window), bars),
-            summary=f"Feedback per {window.interval.value}: "
-            + ", ".join(f"{row[0]} {row[1]} items" for row in rows),
-            table=NumbersTable(
-                f"Volume and sentiment per {window.interval.value}",
-                ["Period", "Items", "Negative", "Neutral", "Positive", "Net sentiment"],
-                rows,
-            ),
-        )
+        chart = sentiment_chart(report["series"], window, name="sentiment")
     negative = span(report["ci_low"], report["ci_high"], unit="%")
     return Card(
         metric="sentiment",

@@ -22,15 +22,15 @@ from hub.metrics.models import SENTIMENTS
 from hub.metrics.queries import Filters, Window, metric_report, topic_trends
 from hub.topics.service import list_topics
 from web.trends.charts import (
-    SENTIMENT_COLOURS,
     Chart,
     NumbersTable,
     line_spec,
     number,
     period_label,
+    period_labels,
+    sentiment_chart,
     series,
     span,
-    stacked_spec,
 )
 from web.trends.filters import (
     day_bounds,
@@ -127,44 +127,12 @@ def _charts(session: Session, key: str, window: Window, filters: Filters) -> dic
     feeling = metric_report(session, metric="sentiment", window=window, filters=about)
     charts = {}
     if feeling["volume"]:
-        charts["sentiment"] = _sentiment_chart(feeling, window)
+        charts["sentiment"] = sentiment_chart(feeling["series"], window, name="topic-sentiment")
     topic_nps = metric_report(session, metric="nps", window=window, filters=about)
     if topic_nps["responses"]:
         every_nps = metric_report(session, metric="nps", window=window, filters=filters)
         charts["nps"] = _nps_chart(topic_nps, every_nps, window)
     return charts
-
-
-def _labels(window: Window) -> list[str]:
-    return [period_label(period, window.interval.value) for period in window.periods()]
-
-
-def _sentiment_chart(report: dict[str, Any], window: Window) -> Chart:
-    points = report["series"]
-    bars = [
-        series(name.capitalize(), [point[name] for point in points], color=colour)
-        for name, colour in SENTIMENT_COLOURS.items()
-    ]
-    unscored = [point["volume"] - point["responses"] for point in points]
-    if any(unscored):
-        bars.append(series("No sentiment yet", unscored, color="rest"))
-    rows = [
-        [period_label(point["period"], window.interval.value), str(point["volume"]),
-         str(point["negative"]), str(point["neutral"]), str(point["positive"]),
-         number(point["net_sentiment"])]
-        for point in points
-    ]  # fmt: skip
-    return Chart(
-        name="topic-sentiment",
-        spec=stacked_spec(_labels(window), bars),
-        summary=f"Items per {window.interval.value} by sentiment: "
-        + ", ".join(f"{row[0]} {row[1]}" for row in rows),
-        table=NumbersTable(
-            f"Items and sentiment per {window.interval.value}",
-            ["Period", "Items", "Negative", "Neutral", "Positive", "Net sentiment"],
-            rows,
-        ),
-    )
 
 
 def rest_nps(every: dict[str, Any], topic: dict[str, Any]) -> tuple[float | None, int]:
@@ -192,7 +160,7 @@ def _nps_chart(topic: dict[str, Any], every: dict[str, Any], window: Window) -> 
     ]  # fmt: skip
     return Chart(
         name="topic-nps",
-        spec=line_spec(_labels(window), lines, bounds=(-100, 100)),
+        spec=line_spec(period_labels(window), lines, bounds=(-100, 100)),
         summary=f"NPS per {window.interval.value}, this topic against the rest: "
         + ", ".join(f"{row[0]} {row[1]} vs {row[4]}" for row in rows),
         table=NumbersTable(
