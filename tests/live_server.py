@@ -6,14 +6,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+import pytest
+from sqlalchemy import Engine
+
+from hub.store.engine import make_engine
 
 CLI = [sys.executable, "-m", "hub.cli"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,6 +74,21 @@ def live_server(workdir: Path, *, demo: bool = False) -> Iterator[LiveServer]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextmanager
+def seeded_server(workdir: Path, seed: Callable[[Engine], T]) -> Iterator[tuple[LiveServer, T]]:
+    """The hub without its worker (nothing re-routes or re-scores behind a test's back), with
+    ``seed`` run on its database once it is up; yields the server and what ``seed`` returned."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HUB_WORKER_IN_SERVE", "false")
+        with live_server(workdir) as server:
+            engine = make_engine(f"sqlite:///{workdir / 'hub.db'}")
+            try:
+                seeded = seed(engine)
+            finally:
+                engine.dispose()
+            yield server, seeded
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen, log: Path) -> None:  # type: ignore[type-arg]

@@ -12,13 +12,13 @@ from hub.config import Settings
 from hub.feedback.models import Feedback
 from hub.feedback.service import ingest
 from hub.routing.models import Priority, Strategy
-from hub.store.engine import make_engine, session_scope
+from hub.store.engine import session_scope
 from hub.store.types import utcnow
 from hub.topics.service import store_model_topics
 from hub.users.models import Role, TeamCreate, UserCreate
 from hub.users.service import create_team, create_user, set_members
 from tests.factories import item
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, seeded_server
 from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -71,15 +71,8 @@ class Seeded:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A hub without its worker (nothing re-routes or re-scores behind the test's back)."""
     workdir = tmp_path_factory.mktemp("live-cases")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HUB_WORKER_IN_SERVE", "false")
-        with live_server(workdir) as server:
-            engine = make_engine(f"sqlite:///{workdir / 'hub.db'}")
-            try:
-                ids = _seed(engine)
-            finally:
-                engine.dispose()
-            yield Seeded(server, ids, ids[3])
+    with seeded_server(workdir, _seed) as (server, ids):
+        yield Seeded(server, ids, ids[3])
 
 
 def _seed(engine) -> list[int]:  # type: ignore[no-untyped-def]

@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from hub.customers.models import Customer
-from hub.store.engine import make_engine, session_scope
+from hub.store.engine import session_scope
 from hub.store.types import utcnow
 from tests.customers.builders import add, add_case
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, seeded_server
 from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -44,15 +44,8 @@ class Seeded:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A hub without its worker, so nothing re-scores the seeded feedback behind the test."""
     workdir = tmp_path_factory.mktemp("live-customers")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HUB_WORKER_IN_SERVE", "false")
-        with live_server(workdir) as server:
-            engine = make_engine(f"sqlite:///{workdir / 'hub.db'}")
-            try:
-                ids = _seed(engine)
-            finally:
-                engine.dispose()
-            yield Seeded(server, ids["cus_ana"], ids["cus_x"])
+    with seeded_server(workdir, _seed) as (server, ids):
+        yield Seeded(server, ids["cus_ana"], ids["cus_x"])
 
 
 def _seed(engine: Engine) -> dict[str, int]:

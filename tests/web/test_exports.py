@@ -19,12 +19,12 @@ from hub.config import Settings
 from hub.feedback.models import Feedback
 from hub.feedback.service import ingest
 from hub.routing.models import Priority
-from hub.store.engine import make_engine, session_scope
+from hub.store.engine import session_scope
 from hub.topics.service import seed_topics, store_model_topics
 from hub.users.models import Role
 from tests.conftest import Database
 from tests.factories import item
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, seeded_server
 from tests.signin import sign_in
 from tests.web.conftest import SHOTS
 from tests.web.test_cases_pages import add_user, make_case, row_ids, user_id
@@ -205,15 +205,8 @@ REVIEWS = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A hub without its worker, with reviews in three languages, each with a case."""
     workdir = tmp_path_factory.mktemp("live-exports")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HUB_WORKER_IN_SERVE", "false")
-        with live_server(workdir) as running:
-            engine = make_engine(f"sqlite:///{workdir / 'hub.db'}")
-            try:
-                _seed(engine)
-            finally:
-                engine.dispose()
-            yield running
+    with seeded_server(workdir, _seed) as (running, _):
+        yield running
 
 
 def _seed(engine: Engine) -> None:

@@ -10,11 +10,11 @@ from playwright.sync_api import Browser, Page
 
 from hub.enrichment.claims import claim_batch, write_results, write_sentiments
 from hub.feedback.service import ingest
-from hub.store.engine import make_engine, session_scope
+from hub.store.engine import session_scope
 from hub.store.types import utcnow
 from hub.topics.service import seed_topics, store_model_topics
 from tests.factories import item
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, seeded_server
 from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -47,15 +47,8 @@ class Seeded:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A hub without its worker; the test enriches the feedback itself (fixed, known values)."""
     workdir = tmp_path_factory.mktemp("live-trends")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HUB_WORKER_IN_SERVE", "false")
-        with live_server(workdir) as server:
-            engine = make_engine(f"sqlite:///{workdir / 'hub.db'}")
-            try:
-                _seed(engine)
-            finally:
-                engine.dispose()
-            yield Seeded(server)
+    with seeded_server(workdir, _seed) as (server, _):
+        yield Seeded(server)
 
 
 def _days_ago(n: int) -> int:
