@@ -13,6 +13,8 @@ import hub
 from hub.cases.api import router as cases_router
 from hub.config import Settings, get_settings
 from hub.customers.api import router as customers_router
+from hub.enrichment.api import router as enrichment_router
+from hub.enrichment.status import NlpStatusCache
 from hub.feedback.api import router as feedback_router
 from hub.feedback.models import FeedbackBatchIn, FeedbackIn
 from hub.http.deps import SessionDep
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.nlp_status_cache = NlpStatusCache()  # the admin banner on every page
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(WidgetCors)  # outside BodySizeLimit: the widget's 16 KB limit comes first
     install_error_handlers(app)
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(customers_router)
     app.include_router(routing_router)
     app.include_router(users_router)
+    app.include_router(enrichment_router)
     app.include_router(surveys_router)
     app.include_router(widget_router)
     app.include_router(web_auth_router)

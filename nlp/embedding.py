@@ -12,7 +12,7 @@ module never imports torch.
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -94,7 +94,9 @@ class TransformersEmbedder:
     Texts are tokenized once, sorted by length and run in batches of at most ``batch_size``
     texts and ``max_batch_tokens`` padded tokens, so that padding stays small and short texts
     share few large passes (each pass has a fixed cost per operator); rows come back in input
-    order. Texts longer than ``max_length`` tokens are truncated. ``quantize`` runs the Linear
+    order. A text longer than ``max_length`` tokens is cut into windows of that size whose
+    mean-pooled states are averaged (weighted by their tokens). ``adapt`` changes the loaded
+    model's weights before use (a fine-tuned delta). ``quantize`` runs the Linear
     layers in dynamic int8 on the CPU (the FFN output layers stay float: they cost the most
     accuracy). Nothing is downloaded unless ``allow_download`` is set: ``model`` must be a local
     directory or a Hugging Face id already in the local cache. ``model_kwargs`` go to
@@ -115,6 +117,7 @@ class TransformersEmbedder:
         max_batch_tokens: int = 16384,
         name: str | None = None,
         model_kwargs: Mapping[str, Any] | None = None,
+        adapt: Callable[[Any], None] | None = None,
     ) -> None:
         if min(batch_size, max_length, max_batch_tokens) < 1:
             raise ValueError("batch_size, max_length and max_batch_tokens must be positive")
@@ -136,11 +139,14 @@ class TransformersEmbedder:
                 f"could not load the embedding model {model!r} offline: give the path of a local "
                 "model directory (or a Hugging Face id already in the local cache)"
             ) from exc
+        if adapt is not None:
+            adapt(self._model)
         self._torch = torch
         self._device = torch.device(device)
         self._model.to(self._device).eval()
         if quantize:
             self._model = _int8_linears(self._model)
+        self._pad_id = int(self._tokenizer.pad_token_id or 0)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.max_length = min(max_length, self._tokenizer.model_max_length)
@@ -150,27 +156,48 @@ class TransformersEmbedder:
 
     def embed(self, texts: Sequence[str]) -> "npt.NDArray[np.float32]":
         """One unit vector per text, in order."""
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        encoded = self._tokenizer(
-            [self.prefix + text for text in texts], truncation=True, max_length=self.max_length
-        )
-        columns = {key: encoded[key] for key in encoded}
-        lengths = [len(ids) for ids in columns["input_ids"]]
+        windows, owners = self._windows(texts)
+        lengths = [len(ids) for ids in windows]
         torch = self._torch
         with torch.inference_mode():
             for rows in self._batches(lengths):
-                batch = self._tokenizer.pad(
-                    {key: [values[i] for i in rows] for key, values in columns.items()},
-                    return_tensors="pt",
-                ).to(self._device)
-                hidden = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-                out[rows] = pooled.cpu().numpy()
-        return out
+                width = max(lengths[i] for i in rows)
+                ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for n, i in enumerate(rows):
+                    ids[n, : lengths[i]] = torch.tensor(windows[i])
+                    mask[n, : lengths[i]] = 1
+                ids, mask = ids.to(self._device), mask.to(self._device)
+                hidden = self._model(input_ids=ids, attention_mask=mask).last_hidden_state
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                summed = (hidden * weights).sum(dim=1).float().cpu().numpy()
+                for n, i in enumerate(rows):  # token-weighted sum per text, over its windows
+                    out[owners[i]] += summed[n]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Token ids per window (``max_length`` at most, with the special tokens) and its text."""
+        encoded = self._tokenizer([self.prefix + text for text in texts], truncation=False)
+        special = self._tokenizer.num_special_tokens_to_add()
+        size = self.max_length - special
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        for index, ids in enumerate(encoded["input_ids"]):
+            if len(ids) <= self.max_length:
+                windows.append(list(ids))
+                owners.append(index)
+                continue
+            body = ids[1 : len(ids) - 1] if special == 2 else ids
+            for start in range(0, len(body), size):
+                windows.append(
+                    self._tokenizer.build_inputs_with_special_tokens(body[start : start + size])
+                )
+                owners.append(index)
+        return windows, owners
 
     def _batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
         """Row indices by ascending length, cut at ``batch_size`` rows or ``max_batch_tokens``."""

@@ -1,5 +1,6 @@
-"""The enrichment pipeline: texts in, language, topics (and next, sentiment) out, in batches."""
+"""The enrichment pipeline: texts in, language, topics and sentiment out, in batches."""
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,16 +50,29 @@ class Pipeline:
             parts.append(f"sentiment={self.sentiment.name}")
         return ";".join(parts)
 
-    def enrich(self, texts: Sequence[str]) -> list[Enrichment]:
-        """One enrichment per text, in order."""
-        languages = self.language.detect(texts)
+    def enrich(
+        self, texts: Sequence[str], hints: Sequence[str | None] | None = None
+    ) -> list[Enrichment]:
+        """One enrichment per text, in order; ``hints``: each text's claimed language or None."""
+        languages = self.language.detect(texts, hints)
         if self.embedder is None:
             return [Enrichment(language=language) for language in languages]
-        vectors = self.embedder.embed(texts)  # once, for every stage that needs it
-        none: list[None] = [None] * len(texts)
-        topics = self.topics.assign(vectors) if self.topics else [[] for _ in texts]
-        sentiments = self.sentiment.classify(vectors) if self.sentiment else none
-        return [
-            Enrichment(language=language, topics=assigned, sentiment=sentiment)
-            for language, assigned, sentiment in zip(languages, topics, sentiments, strict=True)
-        ]
+        # A text with no letter, digit or symbol (blank, punctuation) carries no sentiment or topic
+        rows = [i for i, text in enumerate(texts) if _has_content(text)]
+        found = [Enrichment(language=language) for language in languages]
+        if not rows:
+            return found
+        kept = [texts[i] for i in rows]
+        vectors = self.embedder.embed(kept)  # once, for every stage that needs it
+        topics = self.topics.assign(vectors) if self.topics else [[] for _ in kept]
+        sentiments = (
+            self.sentiment.classify(kept, vectors) if self.sentiment else [None] * len(kept)
+        )
+        for i, assigned, sentiment in zip(rows, topics, sentiments, strict=True):
+            found[i] = Enrichment(language=languages[i], topics=assigned, sentiment=sentiment)
+        return found
+
+
+def _has_content(text: str) -> bool:
+    """Whether ``text`` has a letter, digit or symbol (emoji count: they carry sentiment)."""
+    return any(unicodedata.category(char)[0] in "LNS" for char in text)

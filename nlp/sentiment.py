@@ -13,12 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from nlp.embedding import Embedder
+
 LABELS = ("negative", "neutral", "positive")
 HEADS = Path(__file__).parent / "heads"  # heads trained for the shipped embedders
+SHIPPED_MODEL = Path(__file__).parent / "models" / "sentiment"  # the fine-tuned default
 FORMAT = "feedback-hub/sentiment-head/1"
 
 
@@ -32,13 +36,34 @@ class Sentiment:
 
 
 class SentimentClassifier(Protocol):
-    """Embeddings in, one :class:`Sentiment` per row out."""
+    """Texts (and the pipeline's embeddings of them) in, one :class:`Sentiment` per text out."""
 
     name: str
 
-    def classify(self, vectors: np.ndarray) -> list[Sentiment]:
-        """One sentiment per row of ``vectors``, in order."""
+    def classify(self, texts: Sequence[str], vectors: np.ndarray | None) -> list[Sentiment]:
+        """One sentiment per text, in order; ``vectors`` are the pipeline embedder's, if any."""
         ...
+
+
+class HeadSentiment:
+    """A :class:`LinearHead` on an embedder's vectors: the pipeline's own (``shared``: one
+    forward pass for topics and sentiment) or its embedder's, embedded here."""
+
+    def __init__(self, head: "LinearHead", embedder: "Embedder", *, shared: bool = False) -> None:
+        head.check_embedder(embedder.name)
+        self.head, self.embedder, self.shared = head, embedder, shared
+        self.name = head.name
+
+    def classify(self, texts: Sequence[str], vectors: np.ndarray | None) -> list[Sentiment]:
+        """One sentiment per text, in order."""
+        if not self.shared or vectors is None:
+            vectors = self.embedder.embed(texts)
+        return self.head.classify(vectors)
+
+
+def is_finetuned_dir(path: Path) -> bool:
+    """Whether ``path`` holds a model written by ``nlp fine-tune-sentiment`` (has its card)."""
+    return (Path(path) / "card.json").is_file()
 
 
 class LinearHead:

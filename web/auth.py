@@ -34,7 +34,8 @@ class SignInRequired(Exception):
 
 def page_user(role: Role = Role.viewer) -> Callable[..., User]:
     """A dependency: the signed-in user, who must have ``role``; the CSRF token goes to the
-    templates as ``request.state.csrf_token``."""
+    templates as ``request.state.csrf_token``, and for admins the enrichment status as
+    ``request.state.nlp_status`` (the layout's banner)."""
 
     def dependency(request: Request, session: SessionDep) -> User:
         found = find_session_user(session, token=request.cookies.get(SESSION_COOKIE))
@@ -47,6 +48,9 @@ def page_user(role: Role = Role.viewer) -> Callable[..., User]:
             raise Forbidden(f"this page needs the {role.value} role (you are {user.role})")
         request.state.user = user
         request.state.csrf_token = user_session.csrf_token
+        if user.role == Role.admin and not hasattr(request.state, "nlp_status"):
+            # The layout's banner when workers enrich without sentiment (read every few seconds).
+            request.state.nlp_status = request.app.state.nlp_status_cache.get(session)
         return user
 
     return dependency

@@ -4,28 +4,47 @@ A claim sets an owner and an expiry. PostgreSQL workers claim with ``FOR UPDATE 
 they never wait on each other; SQLite runs the claim as one UPDATE (it has one writer). A worker
 that dies leaves its claim to expire, and only the current owner can write results, so a slow
 worker whose lease was taken over writes nothing.
+
+A claimed item carries a *language hint*: what the item itself says of its language, which the
+language detector uses as a prior. See :data:`ITEM_HINT_KEYS` and :data:`CUSTOMER_HINT_KEYS`.
 """
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, or_, select, update
 from sqlmodel import Session
 
+from hub.customers.models import Customer
 from hub.feedback.models import Feedback, NlpState
 from hub.metrics.service import tracking
 from hub.store.types import utcnow
 
 FEEDBACK: Table = Feedback.__table__  # type: ignore[attr-defined]
+CUSTOMER: Table = Customer.__table__  # type: ignore[attr-defined]
+
+#: Keys of the feedback's metadata that name its language, most trusted first: the widget posts
+#: the browser's ``locale`` ("pt-BR"); collectors keep the source's claim as ``source_language``.
+ITEM_HINT_KEYS = ("locale", "source_language")
+#: Keys of the customer's attributes that name their language, used when the item names none.
+CUSTOMER_HINT_KEYS = ("language", "locale")
+
+_CODE = re.compile(r"[a-z]{2}")
 
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A claimed item: its id, what to analyse, and how many times it was claimed so far."""
+    """A claimed item: its id, what to analyse, and how many times it was claimed so far.
+
+    ``language_hint``: the ISO 639-1 code the item or its customer claims, if any.
+    """
 
     id: int
     text: str
     attempts: int
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +72,63 @@ def claim_batch(session: Session, *, owner: str, size: int, lease: timedelta) ->
         update(FEEDBACK)
         .where(c.id.in_(claimable.scalar_subquery()))
         .values(nlp_lease_owner=owner, nlp_lease_until=now + lease, nlp_attempts=c.nlp_attempts + 1)
-        .returning(c.id, c.title, c.text, c.nlp_attempts)
+        .returning(
+            c.id,
+            c.title,
+            c.text,
+            c.nlp_attempts,
+            c.customer_id,
+            *_hints(c.metadata, ITEM_HINT_KEYS),
+        )
     )
     rows = session.execute(statement).all()
+    item_hints = {row.id: _first_code(row, ITEM_HINT_KEYS) for row in rows}
+    customer_hints = _customer_hints(
+        session, {row.customer_id for row in rows if row.customer_id and not item_hints[row.id]}
+    )
     return sorted(
-        (Claimed(row.id, _analysed_text(row.title, row.text), row.nlp_attempts) for row in rows),
+        (
+            Claimed(
+                row.id,
+                _analysed_text(row.title, row.text),
+                row.nlp_attempts,
+                item_hints[row.id] or customer_hints.get(row.customer_id),
+            )
+            for row in rows
+        ),
         key=lambda claimed: claimed.id,
     )
+
+
+def language_code(value: object) -> str | None:
+    """An ISO 639-1 code from a locale or code ("pt-BR", "pt_BR", "PT" -> "pt"), else None."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().lower().replace("_", "-").split("-", 1)[0]
+    return code if _CODE.fullmatch(code) else None
+
+
+def _hints(column: ColumnElement[object], keys: Sequence[str]) -> list[ColumnElement[str]]:
+    """The JSON values under ``keys`` as text (JSON_EXTRACT on SQLite, ->> on PostgreSQL)."""
+    return [column[key].as_string().label(f"hint_{key}") for key in keys]
+
+
+def _first_code(row: Row[object], keys: Sequence[str]) -> str | None:
+    """The first of the row's hint columns that holds a language code."""
+    for key in keys:
+        if code := language_code(getattr(row, f"hint_{key}")):
+            return code
+    return None
+
+
+def _customer_hints(session: Session, ids: set[int]) -> dict[int, str]:
+    """The language each customer's attributes name (one query for the batch)."""
+    if not ids:
+        return {}
+    c = CUSTOMER.c
+    query = select(c.id, *_hints(c.attributes, CUSTOMER_HINT_KEYS)).where(c.id.in_(sorted(ids)))
+    hints = {row.id: _first_code(row, CUSTOMER_HINT_KEYS) for row in session.execute(query)}
+    return {customer: code for customer, code in hints.items() if code}
 
 
 def write_results(

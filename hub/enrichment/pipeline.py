@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is built
     from nlp.embedding import Embedder
     from nlp.language import LanguageDetector
     from nlp.pipeline import Pipeline
-    from nlp.sentiment import LinearHead
+    from nlp.sentiment import SentimentClassifier
 
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,13 @@ class PipelineLoader:
         self.settings = settings
         self._language: LanguageDetector | None = None
         self._embedder: Embedder | None = None
+        self._sentiment: SentimentClassifier | None = None
         self._cache: dict[str, np.ndarray] = {}
         self._taxonomy: str | None = None
         self._pipeline: Pipeline | None = None
 
     def __call__(self, session: Session) -> "Pipeline":
         """The pipeline for the taxonomy as it is now."""
-        from nlp.embedding import load_embedder
         from nlp.language import LinguaDetector
         from nlp.pipeline import Pipeline
         from nlp.topics import CALIBRATED, TopicAssigner, TopicSpec
@@ -51,11 +51,7 @@ class PipelineLoader:
             return self._pipeline
         if self._language is None:
             self._language = LinguaDetector(self.settings.language_codes)
-            self._embedder = load_embedder(
-                self.settings.embedding_model,
-                threads=self.settings.nlp_threads,
-                device=self.settings.nlp_device,
-            )
+            self._embedder, self._sentiment = load_models(self.settings)
         assert self._embedder is not None
         topics = [TopicSpec(key, examples) for key, examples in topic_examples(session)]
         floor, margin = CALIBRATED.get(self._embedder.name, UNCALIBRATED)
@@ -70,21 +66,81 @@ class PipelineLoader:
             language=self._language,
             embedder=self._embedder,
             topics=assigner,
-            sentiment=self._sentiment_head(),
+            sentiment=self._sentiment,
         )
         self._taxonomy = version
         return self._pipeline
 
-    def _sentiment_head(self) -> "LinearHead | None":
-        """The configured head, else the one shipped for this embedder, else none (no sentiment)."""
-        from nlp.sentiment import LinearHead, shipped_head
 
-        assert self._embedder is not None
-        configured = self.settings.sentiment_head
-        path = Path(configured) if configured else shipped_head(self._embedder.name)
-        if not configured and not path.exists():
-            log.warning("no sentiment head for %s: sentiment stays empty", self._embedder.name)
-            return None
-        head = LinearHead.load(path)
-        head.check_embedder(self._embedder.name)
-        return head
+def load_models(settings: Settings) -> tuple["Embedder", "SentimentClassifier | None"]:
+    """The embedder for topics and the sentiment classifier that ``HUB_SENTIMENT_MODEL`` names.
+
+    ``default`` is the fine-tuned model shipped in the package (the frozen head if it is not
+    there); ``frozen-head`` a linear head on the embedder (``HUB_SENTIMENT_HEAD`` or the one
+    shipped for it); ``none`` turns sentiment off; a directory written by ``nlp
+    fine-tune-sentiment``; else any Hugging Face sequence-classification model (id or path).
+    A fine-tuned model also embeds for topics (one forward pass) unless
+    ``HUB_EMBEDDING_MODEL`` names another embedder. A model that cannot be loaded is logged
+    once, naming the file, and the shipped frozen head takes over.
+    """
+    from nlp.sentiment import SHIPPED_MODEL, is_finetuned_dir
+
+    spec = settings.sentiment_model.strip()
+    key = spec.lower()
+    if key == "none":
+        log.warning("HUB_SENTIMENT_MODEL=none: feedback gets no sentiment")
+        return _embedder(settings, settings.embedding_model), None
+    if key == "default" and is_finetuned_dir(SHIPPED_MODEL):
+        spec, key = str(SHIPPED_MODEL), "finetuned"
+    if key not in ("default", "frozen-head"):
+        try:
+            return _model(settings, spec)
+        except (ValueError, OSError) as exc:
+            log.error(
+                "sentiment model %s could not be loaded (%s): using the frozen head", spec, exc
+            )
+    embedder = _embedder(settings, settings.embedding_model)
+    return embedder, _frozen_head(settings, embedder)
+
+
+def _model(settings: Settings, spec: str) -> tuple["Embedder", "SentimentClassifier"]:
+    """A fine-tuned model directory, or a Hugging Face classifier beside the embedder."""
+    from nlp.sentiment import HeadSentiment, is_finetuned_dir
+    from nlp.sentiment_hf import TransformersSentiment
+
+    if is_finetuned_dir(Path(spec)):
+        from nlp.sentiment_net import load_finetuned
+
+        quantize = settings.nlp_quantize and settings.nlp_device == "cpu"
+        encoder, head = load_finetuned(
+            Path(spec), threads=settings.nlp_threads, device=settings.nlp_device, quantize=quantize
+        )
+        if not settings.embedding_model:
+            return encoder, HeadSentiment(head, encoder, shared=True)
+        return _embedder(settings, settings.embedding_model), HeadSentiment(head, encoder)
+    classifier = TransformersSentiment(
+        spec, threads=settings.nlp_threads, device=settings.nlp_device
+    )
+    return _embedder(settings, settings.embedding_model), classifier
+
+
+def _embedder(settings: Settings, spec: str) -> "Embedder":
+    from nlp.embedding import DEFAULT_EMBEDDER, load_embedder
+
+    return load_embedder(
+        spec or DEFAULT_EMBEDDER, threads=settings.nlp_threads, device=settings.nlp_device
+    )
+
+
+def _frozen_head(settings: Settings, embedder: "Embedder") -> "SentimentClassifier | None":
+    """The configured head, else the one shipped for this embedder, else none (logged once)."""
+    from nlp.sentiment import HeadSentiment, LinearHead, shipped_head
+
+    configured = settings.sentiment_head
+    path = Path(configured) if configured else shipped_head(embedder.name)
+    if not configured and not path.exists():
+        log.error("no sentiment head ships for %s: feedback gets no sentiment", embedder.name)
+        return None
+    head = LinearHead.load(path)
+    head.check_embedder(embedder.name)
+    return HeadSentiment(head, embedder, shared=True)

@@ -1,6 +1,6 @@
 """Training and evaluating the sentiment head on labelled files (and people's corrections)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +36,29 @@ def train_head(
     out: Path,
     sources: list[str],
     l2: float = 1e-3,
+    val: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Fit a head on ``records`` ({text, label, language?}), save it and its card; the card."""
-    from nlp.sentiment import LinearHead
+    """Fit a head on ``records`` ({text, label, language?}), save it and its card; the card.
+
+    ``val`` (name -> records) is scored after training: macro-F1 x 100 per name, in the card.
+    """
+    from nlp.sentiment import LinearHead, evaluate
 
     vectors = embed_in_batches(embedder, [r["text"] for r in records], progress=progress)
     head = LinearHead(embedder.name).fit(vectors, [r["label"] for r in records], l2=l2)
-    card = {"data": sources, "examples": len(records), "created": utcnow().isoformat()}
+    scores = {}
+    for name, held in (val or {}).items():
+        held_vectors = embed_in_batches(embedder, [r["text"] for r in held], progress=progress)
+        predicted = [s.label for s in head.classify(held_vectors)]
+        f1 = evaluate([r["label"] for r in held], predicted)["overall"]["macro_f1"]
+        scores[name] = round(f1 * 100, 2)
+    card = {
+        "data": sources,
+        "examples": len(records),
+        "created": utcnow().isoformat(),
+        "val_macro_f1": scores,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     head.save(out, card)
     return {**card, "labels": list(head.labels)}

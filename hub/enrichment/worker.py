@@ -123,7 +123,9 @@ class Worker:
     ) -> tuple[dict[int, "Enrichment"], list[Failure]]:
         """The whole batch at once; if that fails, item by item to isolate the bad ones."""
         try:
-            enriched = pipeline.enrich([item.text for item in claimed])
+            enriched = pipeline.enrich(
+                [item.text for item in claimed], [item.language_hint for item in claimed]
+            )
             return dict(zip((item.id for item in claimed), enriched, strict=True)), []
         except Exception:
             log.exception("batch of %d failed; retrying item by item", len(claimed))
@@ -131,7 +133,7 @@ class Worker:
         failures: list[Failure] = []
         for item in claimed:
             try:
-                results[item.id] = pipeline.enrich([item.text])[0]
+                results[item.id] = pipeline.enrich([item.text], [item.language_hint])[0]
             except Exception as exc:
                 failures.append(Failure(item.id, f"{type(exc).__name__}: {exc}", item.attempts))
         return results, failures

@@ -71,7 +71,7 @@ class Exploding:
 
     name = "exploding"
 
-    def detect(self, texts: Sequence[str]) -> list[str]:
+    def detect(self, texts: Sequence[str], hints: Sequence[str | None] | None = None) -> list[str]:
         if any("boom" in text for text in texts):
             raise RuntimeError("model crashed")
         return ["en"] * len(texts)

@@ -84,7 +84,7 @@ def test_admin_creates_tries_and_reorders_a_rule(server: LiveServer, browser: Br
 
     page.click("button[name=intent][value=save]")
     page.wait_for_url("**/admin/rules?done=created*")
-    assert page.get_by_role("status").inner_text() == "Rule created."
+    assert page.locator("main").get_by_role("status").inner_text() == "Rule created."
     assert rule_names(page)[-1] == "Refund requests"
     last = page.locator(".rule-card").last
     assert "team Support, round robin in the team" in last.inner_text()
@@ -167,7 +167,7 @@ def test_outbox_page_lists_and_retries(server: LiveServer, browser: Browser, wor
     assert page.locator("table.outbox tbody tr").count() == 1
     page.locator(f"#message-{failed_id}").get_by_role("button", name="Retry").click()
     page.wait_for_url("**/admin/outbox?done=retried*")
-    assert "queued again" in page.get_by_role("status").inner_text()
+    assert "queued again" in page.locator("main").get_by_role("status").inner_text()
     # Due now: the server's notifier may already be trying it.
     assert page.locator(f"#message-{failed_id} .status").inner_text() in ("pending", "sending")
     assert page.evaluate("window.__pwned") is None
@@ -245,7 +245,7 @@ def test_surveys_page_creates_edits_and_copies_the_snippet(
     )
     page.get_by_role("button", name="Create survey").click()
     page.wait_for_url("**/admin/surveys?done=survey*")
-    assert "Survey created" in page.get_by_role("status").inner_text()
+    assert "Survey created" in page.locator("main").get_by_role("status").inner_text()
     card = page.locator(".survey-card", has_text="Checkout NPS")
     assert HOSTILE in card.locator("table.survey-texts").inner_text()
     snippet = card.locator("textarea.snippet-code").input_value()
