@@ -155,15 +155,35 @@ def nlp_reprocess(
     since: Annotated[
         datetime | None, typer.Option(help="Only feedback created at or after (UTC)")
     ] = None,
+    run: Annotated[
+        bool,
+        typer.Option(help="Re-score here, with a progress bar (--no-run: leave it to workers)"),
+    ] = True,
 ) -> None:
-    """Send feedback back to the workers (after a model change)."""
-    from hub.enrichment.service import reprocess
+    """Re-score stored feedback after a model change (language, sentiment, topics)."""
+    from hub.enrichment.pipeline import PipelineLoader
+    from hub.enrichment.service import pending_count, reprocess
+    from hub.enrichment.worker import Worker
 
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    with _database() as engine, session_scope(engine) as session:
-        count = reprocess(session, since=since)
-    console.print(f"{count} items queued for enrichment")
+    with _database() as engine:
+        with session_scope(engine) as session:
+            count = reprocess(session, since=since)
+        console.print(f"{count} items queued for enrichment")
+        if not run or not count:
+            return
+        settings = get_settings()
+        worker = Worker(engine, settings, PipelineLoader(settings))
+        with Progress(
+            TextColumn("[bold]re-scoring[/bold]"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=err_console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("reprocess", total=count)
+            while worker.run_once():
+                with session_scope(engine) as session:
+                    progress.update(task, completed=count - pending_count(session))
+        console.print(f"{count} items re-scored")
 
 
 @metrics_app.command("rebuild")
@@ -398,10 +418,17 @@ def nlp_fine_tune_sentiment(
     with_corrections: Annotated[
         bool, typer.Option(help="Add feedback whose sentiment a person corrected")
     ] = False,
-    method: Annotated[str, typer.Option(help="lora or full")] = "lora",
+    method: Annotated[str, typer.Option(help="full (all layers) or lora")] = "full",
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 13,
+    seeds: Annotated[
+        int,
+        typer.Option(min=1, help="full: runs from seed, seed+1…, averaged if that scores better"),
+    ] = 1,
+    save_rank: Annotated[
+        int, typer.Option(min=0, help="full: store weight changes at this rank (0: whole)")
+    ] = 64,
     device: Annotated[str | None, typer.Option(help="cpu, cuda [default: HUB_NLP_DEVICE]")] = None,
 ) -> None:
     """Fine-tune multilingual-e5-small for sentiment; resumes an interrupted run in --out."""
@@ -435,48 +462,59 @@ def nlp_fine_tune_sentiment(
         def report(phase: str, done: int, total: int) -> None:
             progress.update(task, description=phase, completed=done, total=total)
 
-        card = fine_tune_sentiment(
-            train, held, out=target, config=config, sources=sources,
-            device=device or settings.nlp_device, threads=settings.nlp_threads, report=report,
-        )  # fmt: skip
-    best = card["val"]
+        try:
+            card = fine_tune_sentiment(
+                train, held, out=target, config=config, sources=sources, seeds=seeds,
+                save_rank=save_rank, device=device or settings.nlp_device,
+                threads=settings.nlp_threads, report=report,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise _fail(InvalidInput(str(exc))) from exc
+    served = card["served"]
     console.print(f"sentiment model written to {target} ({card['examples']} examples)")
-    if best.get("groups"):
-        scores = ", ".join(f"{group} {f1:.1f}" for group, f1 in best["groups"].items())
-        console.print(f"best on val at step {best['step']}: macro-F1 {scores}")
+    if served.get("groups"):
+        scores = ", ".join(f"{group} {f1:.1f}" for group, f1 in served["groups"].items())
+        console.print(f"as served, on val: macro-F1 {scores}")
     console.print(f"use it with HUB_SENTIMENT_MODEL={target}")
 
 
 @nlp_app.command("eval")
 def nlp_eval(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    model: Annotated[
+        str | None,
+        typer.Option(help="default, frozen-head, a model directory or HF id [HUB_SENTIMENT_MODEL]"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Accuracy and macro-F1 of sentiment per language on labelled JSONL files."""
-    from hub.enrichment.sentiment import evaluate_head
-    from nlp.sentiment import shipped_head
+    """Accuracy and macro-F1 of the sentiment model per labelled JSONL file, and its speed."""
+    from hub.enrichment.pipeline import load_models
+    from hub.enrichment.sentiment import evaluate_model
 
-    records = _labelled(files)
+    held = {path.stem: _labelled([path]) for path in files}
     settings = get_settings()
-    embedder = _embedder()
-    head = Path(settings.sentiment_head) if settings.sentiment_head else shipped_head(embedder.name)
-    try:
-        with _embedding_progress(len(records)) as progress:
-            task = progress.add_task("eval", total=len(records))
-            report = evaluate_head(
-                embedder, head, records, progress=lambda n: progress.advance(task, n)
-            )
-    except ValueError as exc:
-        raise _fail(InvalidInput(str(exc))) from exc
+    if model is not None:
+        settings = settings.model_copy(update={"sentiment_model": model})
+    embedder, sentiment = load_models(settings)
+    if sentiment is None:
+        raise _fail(InvalidInput(f"no sentiment model ({settings.sentiment_model}): see the log"))
+    total = sum(len(rows) for rows in held.values())
+    with _embedding_progress(total) as progress:
+        task = progress.add_task("eval", total=total)
+        report = evaluate_model(
+            embedder, sentiment, held, progress=lambda n: progress.advance(task, n)
+        )
+    report["model"] = sentiment.name
     if as_json:
-        typer.echo(json.dumps({"overall": report["overall"], "by_language": report["by_language"]}))
+        typer.echo(json.dumps(report))
         return
-    table = Table("language", "n", "accuracy", "macro-F1")
-    for name, scores in [*report["by_language"].items(), ("overall", report["overall"])]:
+    table = Table("file", "n", "accuracy", "macro-F1", title=f"{sentiment.name}")
+    for name, scores in [*report["files"].items(), *report["by_language"].items()]:
         table.add_row(
             name, str(scores["n"]), f"{scores['accuracy']:.3f}", f"{scores['macro_f1']:.3f}"
         )
     console.print(table)
+    console.print(f"{report['texts_per_second']:.1f} texts/s (embedding + classification)")
 
 
 @nlp_app.command("eval-language")

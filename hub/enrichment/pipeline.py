@@ -54,7 +54,9 @@ class PipelineLoader:
             self._embedder, self._sentiment = load_models(self.settings)
         assert self._embedder is not None
         topics = [TopicSpec(key, examples) for key, examples in topic_examples(session)]
-        floor, margin = CALIBRATED.get(self._embedder.name, UNCALIBRATED)
+        floor, margin = CALIBRATED.get(self._embedder.name) or (
+            getattr(self._embedder, "topic_calibration", None) or UNCALIBRATED
+        )
         assigner = TopicAssigner(
             self._embedder,
             topics,
@@ -111,9 +113,13 @@ def _model(settings: Settings, spec: str) -> tuple["Embedder", "SentimentClassif
     if is_finetuned_dir(Path(spec)):
         from nlp.sentiment_net import load_finetuned
 
-        quantize = settings.nlp_quantize and settings.nlp_device == "cpu"
+        cpu = settings.nlp_device == "cpu"
         encoder, head = load_finetuned(
-            Path(spec), threads=settings.nlp_threads, device=settings.nlp_device, quantize=quantize
+            Path(spec),
+            threads=settings.nlp_threads,
+            device=settings.nlp_device,
+            quantize=settings.nlp_quantize and cpu,
+            runtime=settings.nlp_runtime if cpu else "torch",
         )
         if not settings.embedding_model:
             return encoder, HeadSentiment(head, encoder, shared=True)

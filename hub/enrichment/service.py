@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from hub.enrichment.claims import FEEDBACK
@@ -22,3 +22,10 @@ def reprocess(session: Session, *, since: datetime | None = None) -> int:
     if since is not None:
         statement = statement.where(c.created_at >= since)
     return session.connection().execute(statement).rowcount
+
+
+def pending_count(session: Session) -> int:
+    """How many items wait for enrichment."""
+    c = FEEDBACK.c
+    query = select(func.count()).select_from(FEEDBACK).where(c.nlp_state == NlpState.pending.value)
+    return int(session.execute(query).scalar_one())

@@ -91,3 +91,44 @@ def evaluate_topics(
         "floor": round(floor, 4),
         "margin": margin,
     }
+
+
+def calibrate_on_demo(embedder: "Embedder") -> dict[str, Any]:
+    """The topic floor and margin for ``embedder``, fitted on the labelled demo set.
+
+    Fitted on every item of ``hub/demo/data/topic_labels.json`` against the shipped taxonomy's
+    examples; ``held_out_micro_f1`` is the fit on even items scored on odd ones and back (how
+    well the rule carries to items it was not fitted on).
+    """
+    import numpy as np
+
+    from hub.demo.loader import demo_items
+    from nlp.topics import TopicAssigner, TopicSpec, fit_floor_and_margin, micro_f1, select
+
+    here = Path(__file__).resolve().parents[1]
+    taxonomy = json.loads((here / "topics" / "taxonomy.json").read_text("utf-8"))
+    labels = json.loads((here / "demo" / "data" / "topic_labels.json").read_text("utf-8"))
+    specs = [
+        TopicSpec(t["key"], tuple(p for phrases in t["examples"].values() for p in phrases))
+        for t in taxonomy
+    ]
+    assigner = TopicAssigner(embedder, specs, floor=-1.0, margin=0.0)
+    items = demo_items()
+    texts = [". ".join(p for p in (i.get("title"), i.get("text")) if p) for i in items]
+    scores = assigner.scores(embed_in_batches(embedder, texts))
+    gold = np.zeros(scores.shape, dtype=bool)
+    for row, item in enumerate(items):
+        for key in labels[item["external_id"]]:
+            gold[row, assigner.keys.index(key)] = True
+    halves = (np.arange(0, len(items), 2), np.arange(1, len(items), 2))
+    held_out = []
+    for fit_on, check_on in (halves, halves[::-1]):
+        floor, margin, _ = fit_floor_and_margin(scores[fit_on], gold[fit_on])
+        held_out.append(round(micro_f1(select(scores[check_on], floor, margin), gold[check_on]), 3))
+    floor, margin, f1 = fit_floor_and_margin(scores, gold)
+    return {
+        "floor": round(floor, 4),
+        "margin": margin,
+        "micro_f1": round(f1, 3),
+        "held_out_micro_f1": held_out,
+    }

@@ -87,7 +87,12 @@ async def test_worker_sentiment_and_a_correction_that_sticks(
             "Amazing service, thank you so much, everything was perfect",
         ]
         ingest(session, raw_items=[item(text=text) for text in texts])
-    settings = Settings(database_url=db.url, embedding_model="use", sentiment_head=str(head))
+    settings = Settings(
+        database_url=db.url,
+        embedding_model="use",
+        sentiment_model="frozen-head",
+        sentiment_head=str(head),
+    )
     worker = Worker(db.engine, settings, PipelineLoader(settings))
     worker.run_once()
     with session_scope(db.engine) as session:

@@ -99,11 +99,23 @@ def test_reprocess_sends_items_back(cli_env: Path, db) -> None:  # type: ignore[
     _seed(db, ["one", "two"])
     settings = Settings(database_url=db.url)
     Worker(db.engine, settings, _language_only(settings)).run_once()
-    result = CliRunner().invoke(cli, ["nlp", "reprocess"])
+    result = CliRunner().invoke(cli, ["nlp", "reprocess", "--no-run"])
     assert "2 items queued" in result.output
     assert {state for state, _, _ in _states(db).values()} == {"pending"}
     future = CliRunner().invoke(cli, ["nlp", "reprocess", "--since", "2999-01-01"])
     assert "0 items queued" in future.output
+
+
+def test_reprocess_re_scores_with_a_progress_bar(  # type: ignore[no-untyped-def]
+    cli_env: Path, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(db, ["The delivery was late again", "Me cobraron dos veces"])
+    monkeypatch.setenv("HUB_EMBEDDING_MODEL", "use")  # fast; sentiment is not what is tested
+    monkeypatch.setenv("HUB_SENTIMENT_MODEL", "none")
+    result = CliRunner().invoke(cli, ["nlp", "reprocess"])
+    assert result.exit_code == 0, result.output
+    assert "2 items queued" in result.output and "2 items re-scored" in result.output
+    assert {state for state, _, _ in _states(db).values()} == {"done"}
 
 
 def test_worker_killed_mid_batch_loses_nothing(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -115,6 +127,7 @@ def test_worker_killed_mid_batch_loses_nothing(db, tmp_path: Path) -> None:  # t
         "HUB_WORKER_BATCH_SIZE": "1000",
         "HUB_WORKER_LEASE_SECONDS": "1",
         "HUB_EMBEDDING_MODEL": "use",  # the fast embedder: 3,000 items in seconds
+        "HUB_SENTIMENT_MODEL": "none",
         "HUB_LOG_LEVEL": "warning",
     }
     command = [sys.executable, "-m", "hub.cli", "worker"]
@@ -163,7 +176,7 @@ def test_worker_assigns_topics_and_follows_taxonomy_changes(db) -> None:  # type
     with session_scope(db.engine) as session:
         seed_topics(session)
     _seed(db, ["They charged my card twice this month", "O entregador chegou três horas atrasado"])
-    settings = Settings(database_url=db.url, embedding_model="use")
+    settings = Settings(database_url=db.url, embedding_model="use", sentiment_model="none")
     loader = PipelineLoader(settings)
     Worker(db.engine, settings, loader).run_once()
     with session_scope(db.engine) as session:

