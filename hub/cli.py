@@ -328,12 +328,9 @@ def _print_summary(what: str, counts: IngestSummary | ImportReport) -> None:
 
 
 def _embedder() -> "Embedder":
-    from nlp.embedding import load_embedder
+    from hub.enrichment.pipeline import topic_embedder
 
-    settings = get_settings()
-    return load_embedder(
-        settings.embedding_model, threads=settings.nlp_threads, device=settings.nlp_device
-    )
+    return topic_embedder(get_settings())
 
 
 def _labelled(files: list[Path]) -> list[dict[str, Any]]:
@@ -586,12 +583,8 @@ def topics_discover(
 ) -> None:
     """Suggest topics from recent feedback that fits none (stored inactive, to review)."""
     from hub.topics.discovery import discover_topics
-    from nlp.embedding import load_embedder
 
-    settings = get_settings()
-    embedder = load_embedder(
-        settings.embedding_model, threads=settings.nlp_threads, device=settings.nlp_device
-    )
+    embedder = _embedder()
     with _database() as engine, session_scope(engine) as session:
         suggested = discover_topics(session, embedder=embedder, days=days, min_size=min_size)
     if not suggested:

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=1000, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)
     nlp_languages: str = "en,es,pt,fr,de,it"
-    embedding_model: str = ""
+    embedding_model: str = "e5-onnx"
     nlp_threads: int = Field(default=2, ge=1)
     nlp_device: str = "cpu"
     nlp_quantize: bool = True

