@@ -492,7 +492,10 @@ def nlp_eval(
     settings = get_settings()
     if model is not None:
         settings = settings.model_copy(update={"sentiment_model": model})
-    embedder, sentiment = load_models(settings)
+    try:
+        embedder, sentiment = load_models(settings)
+    except ValueError as exc:
+        raise _fail(InvalidInput(str(exc))) from exc
     if sentiment is None:
         raise _fail(InvalidInput(f"no sentiment model ({settings.sentiment_model}): see the log"))
     total = sum(len(rows) for rows in held.values())

