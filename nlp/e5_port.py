@@ -431,7 +431,7 @@ def ensure_e5_checkpoint(cache_dir: Path) -> Path:
     if is_complete(target):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _build_lock(cache_dir):
+    with cache_lock(cache_dir):
         if is_complete(target):  # another process finished it while we waited
             return target
         for stale in cache_dir.glob(f".{target.name}.*"):  # crashed builds: the lock is ours
@@ -450,9 +450,9 @@ def ensure_e5_checkpoint(cache_dir: Path) -> Path:
 
 
 @contextmanager
-def _build_lock(cache_dir: Path) -> Iterator[None]:
+def cache_lock(cache_dir: Path, name: str = ".e5-port.lock") -> Iterator[None]:
     """An exclusive lock on ``cache_dir`` (released by the OS if the process dies)."""
-    with (cache_dir / ".e5-port.lock").open("a") as handle:
+    with (cache_dir / name).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

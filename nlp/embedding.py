@@ -183,39 +183,53 @@ class TransformersEmbedder:
         return out / np.maximum(norms, 1e-12)
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
-        """Token ids per window (``max_length`` at most, with the special tokens) and its text."""
-        encoded = self._tokenizer([self.prefix + text for text in texts], truncation=False)
-        special = self._tokenizer.num_special_tokens_to_add()
-        size = self.max_length - special
-        windows: list[list[int]] = []
-        owners: list[int] = []
-        for index, ids in enumerate(encoded["input_ids"]):
-            if len(ids) <= self.max_length:
-                windows.append(list(ids))
-                owners.append(index)
-                continue
-            # each window keeps the text's own first and last ids (<s> … </s>, [CLS] … [SEP]):
-            # transformers 5's fast tokenizers have no build_inputs_with_special_tokens
-            first, body, last = (ids[:1], ids[1:-1], ids[-1:]) if special == 2 else ([], ids, [])
-            for start in range(0, len(body), size):
-                windows.append([*first, *body[start : start + size], *last])
-                owners.append(index)
-        return windows, owners
+        return token_windows(self._tokenizer, [self.prefix + t for t in texts], self.max_length)
 
     def _batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
-        """Row indices by ascending length, cut at ``batch_size`` rows or ``max_batch_tokens``."""
-        rows: list[int] = []
-        for index in sorted(range(len(lengths)), key=lengths.__getitem__):
-            # sorted: the newest row is the longest, so it sets the padded width
-            if rows and (
-                len(rows) == self.batch_size
-                or (len(rows) + 1) * lengths[index] > self.max_batch_tokens
-            ):
-                yield rows
-                rows = []
-            rows.append(index)
-        if rows:
+        return length_batches(lengths, self.batch_size, self.max_batch_tokens)
+
+
+def token_windows(
+    tokenizer: Any, texts: Sequence[str], max_length: int
+) -> tuple[list[list[int]], list[int]]:
+    """Token ids per window (``max_length`` at most, special tokens included) and its text.
+
+    A text longer than ``max_length`` tokens is cut into windows; each keeps the text's own
+    first and last ids (``<s>`` … ``</s>``), as transformers 5's fast tokenizers have no
+    ``build_inputs_with_special_tokens``.
+    """
+    encoded = tokenizer(list(texts), truncation=False)
+    special = tokenizer.num_special_tokens_to_add()
+    size = max_length - special
+    windows: list[list[int]] = []
+    owners: list[int] = []
+    for index, ids in enumerate(encoded["input_ids"]):
+        if len(ids) <= max_length:
+            windows.append(list(ids))
+            owners.append(index)
+            continue
+        first, body, last = (ids[:1], ids[1:-1], ids[-1:]) if special == 2 else ([], ids, [])
+        for start in range(0, len(body), size):
+            windows.append([*first, *body[start : start + size], *last])
+            owners.append(index)
+    return windows, owners
+
+
+def length_batches(
+    lengths: Sequence[int], batch_size: int, max_batch_tokens: int
+) -> Iterator[list[int]]:
+    """Row indices by ascending length, cut at ``batch_size`` rows or ``max_batch_tokens``."""
+    rows: list[int] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # sorted: the newest row is the longest, so it sets the padded width
+        if rows and (
+            len(rows) == batch_size or (len(rows) + 1) * lengths[index] > max_batch_tokens
+        ):
             yield rows
+            rows = []
+        rows.append(index)
+    if rows:
+        yield rows
 
 
 def _int8_linears(model: Any) -> Any:

@@ -15,7 +15,6 @@ Runs on ``onnxruntime`` and ``transformers``' tokenizer; the export also needs `
 ``onnx``. Importing this module imports none of them.
 """
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -24,11 +23,12 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from nlp.e5_port import cache_lock
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -113,38 +113,14 @@ class OnnxEmbedder:
         return out / np.maximum(norms, 1e-12)
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
-        """Token ids per window (``max_length`` at most, with the special tokens) and its text."""
-        encoded = self._tokenizer([self.prefix + text for text in texts], truncation=False)
-        special = self._tokenizer.num_special_tokens_to_add()
-        size = self.max_length - special
-        windows: list[list[int]] = []
-        owners: list[int] = []
-        for index, ids in enumerate(encoded["input_ids"]):
-            if len(ids) <= self.max_length:
-                windows.append(list(ids))
-                owners.append(index)
-                continue
-            # each window keeps the text's own first and last ids (<s> … </s>, [CLS] … [SEP]):
-            # transformers 5's fast tokenizers have no build_inputs_with_special_tokens
-            first, body, last = (ids[:1], ids[1:-1], ids[-1:]) if special == 2 else ([], ids, [])
-            for start in range(0, len(body), size):
-                windows.append([*first, *body[start : start + size], *last])
-                owners.append(index)
-        return windows, owners
+        from nlp.embedding import token_windows
+
+        return token_windows(self._tokenizer, [self.prefix + t for t in texts], self.max_length)
 
     def _batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
-        """Row indices by ascending length, cut at ``batch_size`` rows or ``max_batch_tokens``."""
-        rows: list[int] = []
-        for index in sorted(range(len(lengths)), key=lengths.__getitem__):
-            if rows and (
-                len(rows) == self.batch_size
-                or (len(rows) + 1) * lengths[index] > self.max_batch_tokens
-            ):
-                yield rows
-                rows = []
-            rows.append(index)
-        if rows:
-            yield rows
+        from nlp.embedding import length_batches
+
+        return length_batches(lengths, self.batch_size, self.max_batch_tokens)
 
 
 def onnx_embedder(
@@ -221,7 +197,7 @@ def ensure_onnx_export(
     if _read_marker(target) is not None:
         return target
     root.mkdir(parents=True, exist_ok=True)
-    with _export_lock(root):
+    with cache_lock(root, ".onnx-export.lock"):
         if _read_marker(target) is not None:  # another process finished it while we waited
             return target
         for stale in root.glob(f".{target.name}.*"):  # crashed exports: the lock is ours
@@ -386,14 +362,3 @@ def _read_marker(directory: Path) -> dict[str, Any] | None:
     if not isinstance(marker, dict) or marker.get("export_version") != EXPORT_VERSION:
         return None
     return marker
-
-
-@contextmanager
-def _export_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock on ``directory`` (released by the OS if the process dies)."""
-    with (directory / ".onnx-export.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
