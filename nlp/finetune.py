@@ -97,11 +97,11 @@ def fine_tune(
     threads: int | None = None,
     report: Report | None = None,
 ) -> Outcome:
-    """Fine-tune the encoder in ``base_dir`` with a sentiment head; save the best to ``out``.
+    """Fine-tune the encoder in ``base_dir`` with a sentiment head; the net in its best state.
 
-    ``out`` gets ``sentiment.safetensors`` + ``card.json`` (see :func:`save_adapter`) and, while
-    training, ``checkpoint.pt``; a run that finds a checkpoint made with the same settings and
-    data resumes from it. Without validation examples the last state is kept.
+    While training, ``out`` holds ``checkpoint.pt`` (written at every evaluation); a run that
+    finds one made with the same settings and data resumes from it. Without validation
+    examples the last state is kept. Saving is :func:`nlp.sentiment_net.save_model`'s job.
     """
     import torch
 
@@ -129,7 +129,7 @@ def fine_tune(
     state = _resume(out / CHECKPOINT, fingerprint, net, optimizer, schedule)
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
     autocast = _autocast(device, config.bf16)
-    step = state["step"]
+    step, spent = state["step"], state["seconds"]
     for epoch in range(step // steps_per_epoch, config.epochs):
         batches = list(_batches(train_ids, config, epoch))
         for index in range(step - epoch * steps_per_epoch, len(batches)):
@@ -149,11 +149,12 @@ def fine_tune(
                 report("train", step, total)
             if step % eval_every == 0 or step == total:
                 scores = _validate(net, val_ids, val, device, config, report)
-                state = _remember(state, step, loss.item(), scores, net, config)
+                state = _remember(state, step, loss.item(), scores, net)
+                state["seconds"] = spent + time.monotonic() - started
                 _save_checkpoint(out / CHECKPOINT, fingerprint, state, net, optimizer, schedule)
-    best_state = state["best_state"] or _trainable_state(net, config)
+    best_state = state["best_state"] or _trainable_state(net)
     net.load_state_dict(best_state, strict=False)
-    seconds = state["seconds"] + time.monotonic() - started
+    seconds = spent + time.monotonic() - started
     outcome = Outcome(
         net=net, best=state["best"], history=state["history"], steps=step, seconds=seconds
     )
@@ -318,20 +319,17 @@ def score_groups(examples: Sequence[Example], predicted: Sequence[str]) -> dict[
 
 
 def _remember(
-    state: dict[str, Any], step: int, loss: float, scores: dict[str, Any], net: Any,
-    config: FineTuneConfig,
-) -> dict[str, Any]:  # fmt: skip
+    state: dict[str, Any], step: int, loss: float, scores: dict[str, Any], net: Any
+) -> dict[str, Any]:
     entry = {"step": step, "loss": round(loss, 4), **scores}
     state = {**state, "step": step, "history": [*state["history"], entry]}
     if not scores or scores["mean"] > state["best"].get("mean", -1.0):
         state["best"] = entry
-        state["best_state"] = {
-            k: v.detach().clone() for k, v in _trainable_state(net, config).items()
-        }
+        state["best_state"] = {k: v.detach().clone() for k, v in _trainable_state(net).items()}
     return state
 
 
-def _trainable_state(net: Any, config: FineTuneConfig) -> dict[str, "torch.Tensor"]:
+def _trainable_state(net: Any) -> dict[str, "torch.Tensor"]:
     """The parameters that training changes (LoRA factors or unfrozen layers, and the head)."""
     return {name: p.detach() for name, p in net.named_parameters() if p.requires_grad}
 
