@@ -221,6 +221,11 @@ def ensure_onnx_export(
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        # Older exports of the same model (another version of its files) are dead weight
+        # (~400 MB each); a process still running one keeps its open files until it ends.
+        for older in root.iterdir():
+            if older != target and re.fullmatch(rf"{re.escape(slug)}-[0-9a-f]{{16}}", older.name):
+                shutil.rmtree(older, ignore_errors=True)
     return target
 
 

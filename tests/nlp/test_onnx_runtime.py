@@ -168,3 +168,14 @@ def test_the_cache_copy_is_self_contained(tiny_e5: Path, tmp_path: Path) -> None
     shutil.rmtree(model)  # the export needs neither the model nor torch any more
     vectors = OnnxEmbedder(made, name="tiny", threads=1, max_length=MAX_LENGTH).embed(["ok"])
     assert vectors.shape == (1, 16)
+
+
+def test_a_new_version_of_a_model_replaces_its_older_export(tiny_e5: Path, tmp_path: Path) -> None:
+    delta = tmp_path / "delta.bin"
+    delta.write_bytes(b"first")
+    first = ensure_onnx_export(tiny_e5, tmp_path, name="tiny", quantize=False, sources=[delta])
+    other = ensure_onnx_export(tiny_e5, tmp_path, name="tiny-other", quantize=False)
+    delta.write_bytes(b"second")
+    second = ensure_onnx_export(tiny_e5, tmp_path, name="tiny", quantize=False, sources=[delta])
+    assert second != first and not first.exists()
+    assert other.exists()  # another model's export (even one whose name extends it) stays
