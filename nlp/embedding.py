@@ -167,13 +167,10 @@ class TransformersEmbedder:
         torch = self._torch
         with torch.inference_mode():
             for rows in self._batches(lengths):
-                width = max(lengths[i] for i in rows)
-                ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.long)
-                for n, i in enumerate(rows):
-                    ids[n, : lengths[i]] = torch.tensor(windows[i])
-                    mask[n, : lengths[i]] = 1
-                ids, mask = ids.to(self._device), mask.to(self._device)
+                ids, mask = (
+                    torch.from_numpy(a).to(self._device)
+                    for a in padded_batch(windows, rows, self._pad_id)
+                )
                 hidden = self._model(input_ids=ids, attention_mask=mask).last_hidden_state
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 summed = (hidden * weights).sum(dim=1).float().cpu().numpy()
@@ -213,6 +210,19 @@ def token_windows(
             windows.append([*first, *body[start : start + size], *last])
             owners.append(index)
     return windows, owners
+
+
+def padded_batch(
+    windows: Sequence[Sequence[int]], rows: Sequence[int], pad_id: int
+) -> "tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]":
+    """Token ids of ``rows`` padded to the longest, and their attention mask (int64)."""
+    width = max(len(windows[i]) for i in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for n, i in enumerate(rows):
+        ids[n, : len(windows[i])] = windows[i]
+        mask[n, : len(windows[i])] = 1
+    return ids, mask
 
 
 def length_batches(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nlp.e5_port import cache_lock
+from nlp.e5_port import cache_lock, publish
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -94,18 +94,15 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str]) -> "npt.NDArray[np.float32]":
         """One unit vector per text, in order."""
+        from nlp.embedding import padded_batch
+
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
         windows, owners = self._windows(texts)
         lengths = [len(ids) for ids in windows]
         for rows in self._batches(lengths):
-            width = max(lengths[i] for i in rows)
-            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for n, i in enumerate(rows):
-                ids[n, : lengths[i]] = windows[i]
-                mask[n, : lengths[i]] = 1
+            ids, mask = padded_batch(windows, rows, self._pad_id)
             (summed,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             for n, i in enumerate(rows):  # token-weighted sum per text, over its windows
                 out[owners[i]] += summed[n]
@@ -214,10 +211,7 @@ def ensure_onnx_export(
             )
             marker.update(name=name, key=key)
             (work / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-            if target.exists():  # unfinished
-                shutil.rmtree(target)
-            work.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users
-            work.rename(target)
+            publish(work, target)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
