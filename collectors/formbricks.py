@@ -30,18 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from collectors.base import BadSignature, Item, MalformedResponse, expect
 from collectors.text import clean
+from hub.scores import SCALES
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
 TOLERANCE_S = 300  # how far webhook-timestamp may be from now, both ways (Standard Webhooks)
 RESPONSE_EVENTS = {"responseCreated", "responseUpdated", "responseFinished"}
 ScoreType = Literal["nps", "csat", "ces", "stars", "thumbs"]
-SCORE_RANGES: dict[str, tuple[int, int]] = {
-    "nps": (0, 10),
-    "csat": (1, 5),
-    "ces": (1, 7),
-    "stars": (1, 5),
-    "thumbs": (0, 1),
-}
 # What a thumbs question that is a yes/no choice, a CTA or a consent records (lower case).
 THUMBS_UP = {"yes", "up", "thumbs up", "👍", "good", "helpful", "true", "clicked", "accepted"}
 THUMBS_DOWN = {"no", "down", "thumbs down", "👎", "bad", "not helpful", "false", "dismissed"}
@@ -187,7 +181,7 @@ def _score(answers: dict[str, Any], config: FormbricksConfig) -> int | None:
     if config.score_type == "thumbs":
         return thumb(value, config.rating_range, config.score_question)
     number = _whole(value, config.score_question)
-    low, high = SCORE_RANGES[config.score_type]
+    low, high = SCALES[config.score_type].bounds
     if not low <= number <= high:
         raise MalformedResponse(
             f"the answer to {config.score_question!r} is {number}, out of range for "

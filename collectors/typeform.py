@@ -25,16 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from collectors.base import BadSignature, Item, MalformedResponse, expect
 from collectors.text import clean
+from hub.scores import SCALES
 
 SIGNATURE_HEADER = "Typeform-Signature"
 ScoreType = Literal["nps", "csat", "ces", "stars", "thumbs"]
-SCORE_RANGES: dict[str, tuple[int, int]] = {
-    "nps": (0, 10),
-    "csat": (1, 5),
-    "ces": (1, 7),
-    "stars": (1, 5),
-    "thumbs": (0, 1),
-}
 # A score field's type says what it measures when score_type is not set (see _score_type).
 SCORE_TYPE_OF_FIELD: dict[str, ScoreType] = {"nps": "nps", "rating": "stars", "yes_no": "thumbs"}
 
@@ -219,7 +213,7 @@ def checked_score(value: Any, score_type: str, key: str) -> int:
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
         raise MalformedResponse(f"the answer to {key!r} is not a whole number: {value!r}")
-    low, high = SCORE_RANGES[score_type]
+    low, high = SCALES[score_type].bounds
     if not low <= value <= high:
         raise MalformedResponse(
             f"the answer to {key!r} is {value}, out of range for {score_type} ({low}-{high})"

@@ -10,8 +10,9 @@ from sqlmodel import Session
 from hub.customers.queries import CustomerDetail, customer_detail
 from hub.customers.risk import WEIGHTS, RiskFilters, at_risk, segments
 from hub.errors import InvalidInput, NotFound
-from hub.feedback.models import SCORE_RANGES, ScoreType
+from hub.feedback.models import ScoreType
 from hub.http.deps import SessionDep
+from hub.scores import SCALES
 from hub.store.types import utcnow
 from web.auth import page_user
 from web.cases.timeline import due_text, label, when
@@ -98,7 +99,7 @@ def chart_points(detail: CustomerDetail) -> list[dict[str, Any]]:
     """The scores for the chart: each as a share of its scale's best (0-100), and as given."""
     points = []
     for point in detail.scores:
-        low, high = SCORE_RANGES[ScoreType(point.score_type)]
+        low, high = SCALES[ScoreType(point.score_type)].bounds
         points.append({
             "t": int(point.at.timestamp() * 1000),
             "type": point.score_type,

@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from hub.cases.models import OPEN_STATUSES, Case
 from hub.customers.models import Customer, CustomerPublic
 from hub.feedback.models import Feedback
+from hub.scores import SCALES
 from hub.store.paging import cursor_offset, offset_cursor
 from hub.store.types import utcnow
 from hub.topics.models import FeedbackTopic, Topic
@@ -51,9 +52,8 @@ WEIGHTS = {
     "recovered": -3,
 }
 # A detractor scores at most this; a promoter at least that (per score type).
-DETRACTOR_AT_MOST = {"nps": 6, "csat": 2, "ces": 3, "stars": 2, "thumbs": 0}
-PROMOTER_AT_LEAST = {"nps": 9, "csat": 4, "ces": 5, "stars": 4, "thumbs": 1}
-DETRACTOR_RANGES = {"nps": "0-6", "csat": "1-2", "ces": "1-3", "stars": "1-2", "thumbs": "down"}
+DETRACTOR_AT_MOST = {kind: scale.bad_at_most for kind, scale in SCALES.items()}
+PROMOTER_AT_LEAST = {kind: scale.good_at_least for kind, scale in SCALES.items()}
 ACTIVE_BEFORE = 3  # items in the span before the window that make a customer "active"
 
 
@@ -361,7 +361,7 @@ def _detractor_reasons(signals: Signals, span: str) -> Iterable[RiskReason]:
     total = sum(signals.detractors.values())
     if total:
         kinds = ", ".join(
-            f"{n} {kind.upper()} {DETRACTOR_RANGES[kind]}"
+            f"{n} {kind.upper()} {SCALES[kind].bad_range}"
             if kind != "thumbs"
             else f"{n} thumbs down"
             for kind, n in signals.detractors.items()

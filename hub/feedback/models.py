@@ -24,6 +24,7 @@ from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.customers.models import CustomerIn, CustomerPublic
+from hub.scores import SCALES
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 from hub.topics.models import AssignedTopic
 
@@ -57,15 +58,6 @@ class ScoreType(CaseInsensitive):
     ces = "ces"
     stars = "stars"
     thumbs = "thumbs"
-
-
-SCORE_RANGES: dict[ScoreType, tuple[int, int]] = {
-    ScoreType.nps: (0, 10),
-    ScoreType.csat: (1, 5),
-    ScoreType.ces: (1, 7),
-    ScoreType.stars: (1, 5),
-    ScoreType.thumbs: (0, 1),
-}
 
 
 class NlpState(StrEnum):
@@ -192,7 +184,7 @@ class FeedbackIn(BaseModel):
         if (self.score_type is None) != (self.score is None):
             raise ValueError("`score_type` and `score` go together: give both or neither")
         if self.score_type is not None and self.score is not None:
-            low, high = SCORE_RANGES[self.score_type]
+            low, high = SCALES[self.score_type].bounds
             if not low <= self.score <= high:
                 raise ValueError(
                     f"score {self.score} is out of range for {self.score_type.value} ({low}-{high})"

@@ -1,10 +1,11 @@
 """The metric math: each metric from a vector of rollup counts, with a 95% confidence interval.
 
-Definitions (industry standard): NPS = % promoters (9-10) - % detractors (0-6), -100..100;
-CSAT = % of 4-5 on 1-5; CES = mean on 1-7, and % of 5-7 ("easy"); thumbs = share of 1 on 0/1;
-stars = mean on 1-5. Proportions get a Wilson score interval (sound for small n and for shares
-near 0 or 1); NPS gets the normal interval from the multinomial variance
-``(p_pro + p_det - (p_pro - p_det)^2) / n``; means get ``mean ± z·s/√n``.
+Definitions (industry standard; scales and thresholds live in :mod:`hub.scores`): NPS = %
+promoters (9-10) - % detractors (0-6), -100..100; CSAT = % of 4-5 on 1-5; CES = mean on 1-7, and
+% of 5-7 ("easy"); thumbs = share of 1 on 0/1; stars = mean on 1-5. Proportions get a Wilson
+score interval (sound for small n and for shares near 0 or 1); NPS gets the normal interval from
+the multinomial variance ``(p_pro + p_det - (p_pro - p_det)^2) / n``; means get
+``mean ± z·s/√n``.
 """
 
 import math
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.metrics.models import MEASURES
+from hub.scores import SCALES, Scale
 
 Z95 = 1.959963984540054  # two-sided 95%
 THIN = 30  # fewer responses than this: a thin sample, shown as such
@@ -34,16 +36,24 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(100 * value, 2)
 
 
-def _scores(counts: Sequence[int], low: int, high: int) -> list[int]:
-    """Counts of each score value low..high."""
-    return [counts[_SCORE + value] for value in range(low, high + 1)]
+def _scores(counts: Sequence[int], scale: Scale) -> list[int]:
+    """Counts of each score value of ``scale``, from its lowest."""
+    return [counts[_SCORE + value] for value in range(scale.low, scale.high + 1)]
+
+
+def _at_least(values: Sequence[int], scale: Scale, score: int) -> int:
+    """How many of ``values`` (counts per score of ``scale``) are ``score`` or more."""
+    return sum(values[score - scale.low :])
 
 
 def nps(counts: Sequence[int]) -> dict[str, Any]:
     """NPS with promoters, passives, detractors, responses and its 95% interval."""
-    values = _scores(counts, 0, 10)
+    scale = SCALES["nps"]
+    values = _scores(counts, scale)
     n = sum(values)
-    promoters, passives, detractors = sum(values[9:]), sum(values[7:9]), sum(values[:7])
+    promoters = _at_least(values, scale, scale.good_at_least)
+    detractors = n - _at_least(values, scale, scale.bad_at_most + 1)
+    passives = n - promoters - detractors
     score = low = high = None
     if n:
         p_pro, p_det = promoters / n, detractors / n
@@ -59,8 +69,9 @@ def nps(counts: Sequence[int]) -> dict[str, Any]:
 
 def csat(counts: Sequence[int]) -> dict[str, Any]:
     """CSAT: % of 4-5 among 1-5 answers, with its Wilson interval."""
-    values = _scores(counts, 1, 5)
-    n, satisfied = sum(values), sum(values[3:])
+    scale = SCALES["csat"]
+    values = _scores(counts, scale)
+    n, satisfied = sum(values), _at_least(values, scale, scale.good_at_least)
     low, high = wilson(satisfied, n)
     return {
         "csat": _pct(satisfied / n if n else None), "satisfied": satisfied, "responses": n,
@@ -70,9 +81,10 @@ def csat(counts: Sequence[int]) -> dict[str, Any]:
 
 def ces(counts: Sequence[int]) -> dict[str, Any]:
     """CES: mean effort on 1-7 (interval for the mean) and % of 5-7 (Wilson interval)."""
-    values = _scores(counts, 1, 7)
-    n, easy = sum(values), sum(values[4:])
-    mean, low, high = _mean(values, first=1)
+    scale = SCALES["ces"]
+    values = _scores(counts, scale)
+    n, easy = sum(values), _at_least(values, scale, scale.good_at_least)
+    mean, low, high = _mean(values, first=scale.low)
     easy_low, easy_high = wilson(easy, n)
     return {
         "ces": mean, "ci_low": low, "ci_high": high, "easy": easy,
@@ -83,7 +95,7 @@ def ces(counts: Sequence[int]) -> dict[str, Any]:
 
 def thumbs(counts: Sequence[int]) -> dict[str, Any]:
     """Thumbs-up ratio (% of up among up and down), with its Wilson interval."""
-    down, up = _scores(counts, 0, 1)
+    down, up = _scores(counts, SCALES["thumbs"])
     n = up + down
     low, high = wilson(up, n)
     return {
@@ -94,9 +106,9 @@ def thumbs(counts: Sequence[int]) -> dict[str, Any]:
 
 def stars(counts: Sequence[int]) -> dict[str, Any]:
     """Mean stars on 1-5, its interval, and how many gave each number of stars."""
-    values = _scores(counts, 1, 5)
+    values = _scores(counts, SCALES["stars"])
     n = sum(values)
-    mean, low, high = _mean(values, first=1)
+    mean, low, high = _mean(values, first=SCALES["stars"].low)
     return {
         "stars": mean, "ci_low": low, "ci_high": high, "responses": n,
         "distribution": {str(star): count for star, count in enumerate(values, start=1)},

@@ -9,7 +9,8 @@ from sqlalchemy import Text
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
-from hub.feedback.models import SCORE_RANGES, Channel, ScoreType
+from hub.feedback.models import Channel, ScoreType
+from hub.scores import SCALES
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
 
@@ -39,7 +40,7 @@ class ScoreRange(BaseModel):
 
     @model_validator(mode="after")
     def _in_range(self) -> "ScoreRange":
-        low, high = SCORE_RANGES[self.score_type]
+        low, high = SCALES[self.score_type].bounds
         for bound in (self.min, self.max):
             if bound is not None and not low <= bound <= high:
                 raise ValueError(f"{self.score_type.value} scores run {low}-{high}")

@@ -15,7 +15,7 @@ from hub.cases.service import open_case
 from hub.config import Settings
 from hub.customers.models import Customer
 from hub.errors import InvalidInput, NotFound
-from hub.feedback.models import Feedback
+from hub.feedback.models import Feedback, ScoreType
 from hub.routing.models import (
     Conditions,
     Priority,
@@ -28,6 +28,7 @@ from hub.routing.models import (
     Strategy,
 )
 from hub.routing.rules import Facts, explain
+from hub.scores import SCALES
 from hub.sources.models import Source
 from hub.store.types import utcnow
 from hub.topics.models import FeedbackTopic, Topic
@@ -44,11 +45,8 @@ def ensure_default_rules(session: Session) -> None:
     team = session.exec(select(Team).where(Team.name == DEFAULT_TEAM)).first()
     team_id = team.id if team else create_team(session, data=TeamCreate(name=DEFAULT_TEAM)).id
     low_scores = [
-        ScoreRange(score_type="nps", max=6),
-        ScoreRange(score_type="csat", max=2),
-        ScoreRange(score_type="ces", max=3),
-        ScoreRange(score_type="thumbs", max=0),
-        ScoreRange(score_type="stars", max=2),
+        ScoreRange(score_type=ScoreType(kind), max=scale.bad_at_most)
+        for kind, scale in SCALES.items()
     ]
     for name, conditions, priority in (
         ("Detractors and low scores", Conditions(scores=low_scores), Priority.high),

@@ -38,14 +38,6 @@ class SurveyType(StrEnum):
     thumbs = "thumbs"
 
 
-SCORE_RANGES: dict[SurveyType, tuple[int, int]] = {
-    SurveyType.nps: (0, 10),
-    SurveyType.csat: (1, 5),
-    SurveyType.ces: (1, 7),
-    SurveyType.thumbs: (0, 1),
-}
-
-
 class Survey(SQLModel, table=True):
     """What a widget asks, tied to one public widget key and one ``widget`` source."""
 

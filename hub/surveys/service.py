@@ -15,12 +15,12 @@ from hub.errors import BadRequest, Forbidden, InvalidInput, NotFound, RateLimite
 from hub.feedback.models import ItemError
 from hub.feedback.service import ingest
 from hub.http.rate_limit import RateLimiter
+from hub.scores import SCALES
 from hub.sources.models import Source
 from hub.sources.service import ensure_source
 from hub.surveys.cache import WidgetSurvey, WidgetSurveys
 from hub.surveys.models import (
     DEFAULT_FOLLOW_UP,
-    SCORE_RANGES,
     ResponseAccepted,
     ResponseIn,
     ResponseResult,
@@ -251,7 +251,7 @@ def check_idempotency_key(value: str | None) -> str:
 
 
 def _check_score(survey_type: SurveyType, score: int) -> None:
-    low, high = SCORE_RANGES[survey_type]
+    low, high = SCALES[survey_type].bounds
     if not low <= score <= high:
         message = f"score {score} is out of range for {survey_type.value} ({low}-{high})"
         raise InvalidInput(

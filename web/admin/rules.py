@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from collectors.registry import registered
 from hub.errors import HubError, NotFound
-from hub.feedback.models import SCORE_RANGES, Channel, ScoreType
+from hub.feedback.models import Channel, ScoreType
 from hub.http.deps import SessionDep
 from hub.routing.models import Priority, RoutingRule, RulePublic, RuleTrial, Strategy
 from hub.routing.service import (
@@ -20,6 +20,7 @@ from hub.routing.service import (
     try_rule,
     update_rule,
 )
+from hub.scores import SCALES
 from hub.sources.service import list_sources
 from hub.topics.service import list_topics
 from hub.users.service import list_teams, list_users
@@ -182,7 +183,9 @@ def _rule_options(session: Session, request: Request, form: RuleForm) -> dict[st
         "source_options": _options([(s.name, s.name) for s in sources], form.sources),
         "channel_options": _options([(c.value, c.value) for c in Channel], form.channels),
         "language_options": _options([(c, c) for c in codes], form.languages),
-        "score_rows": [(kind.value, SCORE_LABELS[kind], *SCORE_RANGES[kind]) for kind in ScoreType],
+        "score_rows": [
+            (kind.value, SCORE_LABELS[kind], *SCALES[kind].bounds) for kind in ScoreType
+        ],
         "team_options": [(str(t.id), t.name) for t in list_teams(session)],
         "user_options": [(str(u.id), f"{u.name} ({u.email})") for u in owners],
         "strategy_options": [(s.value, STRATEGY_WORDS[s]) for s in Strategy],

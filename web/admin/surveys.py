@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from hub.http.deps import SessionDep, SettingsDep
+from hub.scores import SCALES
 from hub.surveys.api import HubUrl
 from hub.surveys.cors import invalidate_widget_origins
 from hub.surveys.models import (
@@ -20,7 +21,6 @@ from hub.surveys.models import (
     LANGUAGES,
     MAX_ORIGINS,
     MAX_QUESTION_CHARS,
-    SCORE_RANGES,
     SurveyCreate,
     SurveyPublic,
     SurveyType,
@@ -218,7 +218,7 @@ def _message(error: ErrorDetails) -> str:
 
 def _options() -> list[tuple[str, str]]:
     """The survey types with their score ranges, for the type select."""
-    scales = {kind: f"{low} to {high}" for kind, (low, high) in SCORE_RANGES.items()}
+    scales = {kind: f"{SCALES[kind].low} to {SCALES[kind].high}" for kind in SurveyType}
     scales[SurveyType.thumbs] = "down or up"
     return [(kind.value, f"{TYPE_NAMES[kind]} ({scales[kind]})") for kind in SurveyType]
 
