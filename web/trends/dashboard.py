@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from hub.errors import InvalidInput
 from hub.http.deps import SessionDep
 from hub.metrics.queries import Dimension, Window, metric_report
+from hub.scores import SCALES
 from web.trends.charts import (
     Chart,
     NumbersTable,
@@ -56,13 +57,18 @@ class Metric:
         return number(value, digits=self.digits, unit=self.unit)
 
 
+NPS, CSAT, CES, STARS = (SCALES[kind] for kind in ("nps", "csat", "ces", "stars"))
 METRICS = (
-    Metric("nps", "NPS", "nps", "% promoters (9-10) - % detractors (0-6)", (-100, 100)),
-    Metric("csat", "CSAT", "csat", "% of 4-5 answers on 1-5", (0, 100), unit="%"),
-    Metric("ces", "CES", "ces", "mean effort on 1-7 (higher is easier)", (1, 7), digits=2),
+    Metric("nps", "NPS", "nps",
+           f"% promoters ({NPS.good_range}) - % detractors ({NPS.bad_range})", (-100, 100)),
+    Metric("csat", "CSAT", "csat", f"% of {CSAT.good_range} answers on {CSAT.low}-{CSAT.high}",
+           (0, 100), unit="%"),
+    Metric("ces", "CES", "ces", f"mean effort on {CES.low}-{CES.high} (higher is easier)",
+           CES.bounds, digits=2),
     Metric("thumbs", "Thumbs up", "ratio", "% up among thumbs up and down", (0, 100), unit="%"),
-    Metric("stars", "Stars", "stars", "mean rating on 1-5", (1, 5), digits=2),
-)
+    Metric("stars", "Stars", "stars", f"mean rating on {STARS.low}-{STARS.high}", STARS.bounds,
+           digits=2),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
