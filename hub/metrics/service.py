@@ -28,7 +28,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    event,
     func,
     insert,
     literal,
@@ -36,7 +35,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -134,13 +132,8 @@ def write_pending(session: Session) -> None:
         _upsert(session, TOPIC_ROLLUP, TOPIC_DIMENSIONS, topics)
 
 
-@event.listens_for(OrmSession, "before_commit")
-def _write_before_commit(session: Session) -> None:
-    write_pending(session)
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
+def forget_pending(session: Session) -> None:
+    """Drop the deltas of a transaction that rolled back."""
     session.info.pop(PENDING, None)
 
 

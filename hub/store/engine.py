@@ -20,7 +20,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine for ``url``; SQLite connections get the pragmas the hub relies on."""
+    """Create an engine for ``url``; SQLite connections get the pragmas the hub relies on.
+
+    Also installs the commit-time hooks (:mod:`hub.store.hooks`) that every session relies on.
+    """
+    from hub.store.hooks import install
+
+    install()
     url = normalise_url(url)
     json_codec = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
 
@@ -108,7 +107,8 @@ class WidgetSurveys:
         return entry.generation == _generation and self._clock() - entry.loaded_at < self._ttl
 
 
-def _note_widget_changes(session: OrmSession, _flush: UOWTransaction) -> None:
+def note_widget_changes(session: OrmSession, _flush: UOWTransaction) -> None:
+    """After a flush: remember whether it touched a survey or a widget key."""
     for instance in (*session.new, *session.dirty, *session.deleted):
         if isinstance(instance, Survey) or (
             isinstance(instance, ApiKey) and _maybe_widget_key(instance)
@@ -123,17 +123,13 @@ def _maybe_widget_key(key: ApiKey) -> bool:
     return scopes is None or Scope.submit.value in scopes
 
 
-def _invalidate_after_commit(session: OrmSession) -> None:
+def invalidate_after_commit(session: OrmSession) -> None:
+    """After a commit that touched a survey or widget key: every widget cache reloads."""
     # After the commit, not the flush: a reload must not see the old rows under the new generation.
     if session.info.pop(_CHANGED, False):
         invalidate_widget_caches()
 
 
-def _forget_changes(session: OrmSession, *_args: Any) -> None:
+def forget_widget_changes(session: OrmSession, *_args: Any) -> None:
+    """After a rollback: nothing changed."""
     session.info.pop(_CHANGED, None)
-
-
-# Every session in the process (services, CLI, web pages): no caller can forget to invalidate.
-event.listen(OrmSession, "after_flush", _note_widget_changes)
-event.listen(OrmSession, "after_commit", _invalidate_after_commit)
-event.listen(OrmSession, "after_rollback", _forget_changes)
