@@ -1,7 +1,6 @@
 """The ``feedback-hub`` command line: serve, worker, collect, sources, db, import, keys, nlp."""
 
 import json
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,8 @@ from hub.demo.loader import DEMO_USER, load_demo, reset_demo_user
 from hub.errors import HubError, InvalidInput
 from hub.feedback.importer import ImportReport, count_records, import_file
 from hub.feedback.models import IngestSummary
+from hub.observability.cli import worker_health
+from hub.observability.logs import configure_logging
 from hub.routing.service import ensure_default_rules
 from hub.sources.models import DEFAULT_INTERVAL_SECONDS
 from hub.sources.service import create_source, list_sources, update_source
@@ -65,11 +66,7 @@ err_console = Console(stderr=True)
 def _database(*, migrate: bool = True) -> Iterator[Engine]:
     """The configured database, migrated to the newest schema; disposed afterwards."""
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.log_level != "debug":  # one line per migration step is noise on every command
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         if migrate:
@@ -118,6 +115,7 @@ def serve(
             port=port or settings.port,
             workers=workers,
             log_level=settings.log_level,
+            log_config=None,  # the app's lifespan configures logging (text or JSON)
         )
     finally:
         if worker is not None:
@@ -148,6 +146,9 @@ def worker(
     with _database():
         pass  # migrate first, like every command that touches the schema
     run_until_signalled(once=once)
+
+
+app.command("worker-health")(worker_health)
 
 
 @nlp_app.command("reprocess")
