@@ -170,7 +170,9 @@ def run_until_signalled(
         signal.signal(signum, _setter(stop))
     # Collectors and the notifier (SLA alerts, outbox) run beside enrichment in every
     # long-running worker (not in --once runs).
-    threads = [start_heartbeat_thread(heartbeat, every=settings.worker_heartbeat_seconds, stop=stop)]
+    threads = [
+        start_heartbeat_thread(heartbeat, every=settings.worker_heartbeat_seconds, stop=stop)
+    ]
     if not once:
         serve_worker_metrics(settings.worker_metrics_port)
         threads.append(start_notifier_thread(engine, settings, stop))

@@ -11,6 +11,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
@@ -43,7 +44,7 @@ class Heartbeat:
     def beat(self) -> None:
         """Write this worker's row (insert or refresh) and prune long-dead workers' rows."""
         now = utcnow()
-        values = {"hostname": self.hostname, "pid": self.pid, "roles": self.roles,
+        values: dict[str, Any] = {"hostname": self.hostname, "pid": self.pid, "roles": self.roles,
                   "started_at": self.started_at, "beat_at": now}  # fmt: skip
         if self._batch is not None:
             at, items, seconds = self._batch
@@ -51,21 +52,21 @@ class Heartbeat:
                        "last_batch_seconds": seconds}  # fmt: skip
         with session_scope(self.engine) as session:
             # Only this thread writes this owner's row, so update-else-insert cannot race.
-            updated = session.exec(  # type: ignore[call-overload]
-                update(WorkerHeartbeat).where(col(WorkerHeartbeat.owner) == self.owner).values(values)
+            updated = session.exec(
+                update(WorkerHeartbeat)
+                .where(col(WorkerHeartbeat.owner) == self.owner)
+                .values(values)
             )
             if updated.rowcount == 0:
                 session.add(WorkerHeartbeat(owner=self.owner, **values))
-            session.exec(  # type: ignore[call-overload]
+            session.exec(
                 delete(WorkerHeartbeat).where(col(WorkerHeartbeat.beat_at) < now - PRUNE_AFTER)
             )
 
     def remove(self) -> None:
         """Delete this worker's row (a clean exit)."""
         with session_scope(self.engine) as session:
-            session.exec(  # type: ignore[call-overload]
-                delete(WorkerHeartbeat).where(col(WorkerHeartbeat.owner) == self.owner)
-            )
+            session.exec(delete(WorkerHeartbeat).where(col(WorkerHeartbeat.owner) == self.owner))
 
 
 def start_heartbeat_thread(

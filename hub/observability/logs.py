@@ -15,9 +15,7 @@ HANDLER_NAME = "feedback-hub"
 QUIET = ("alembic",)  # one line per migration step is noise on every start
 
 
-def configure_logging(
-    *, level: str, log_format: Literal["text", "json"], **fields: Any
-) -> None:
+def configure_logging(*, level: str, log_format: Literal["text", "json"], **fields: Any) -> None:
     """Send every log record to stderr as text or JSON lines, with ``fields`` on each.
 
     Safe to call again (a test, a spawned process): it replaces only its own handler.

@@ -40,22 +40,21 @@ class QueueDepths:
 
 def queue_depths(session: Session) -> QueueDepths:
     """NLP items pending and failed; outbox messages pending and failed."""
-    nlp = dict.fromkeys(NLP_STATES, 0)
+    nlp = {state.value: 0 for state in NLP_STATES}
     query = (
         select(Feedback.nlp_state, func.count())
         .where(col(Feedback.nlp_state).in_(NLP_STATES))
         .group_by(col(Feedback.nlp_state))
     )
-    nlp.update(session.exec(query).all())  # type: ignore[call-overload]
-    outbox = dict.fromkeys(OUTBOX_STATES, 0)
+    nlp.update(session.exec(query).all())
+    outbox = {status.value: 0 for status in OUTBOX_STATES}
     query = (
         select(OutboxMessage.status, func.count())
         .where(col(OutboxMessage.status).in_(OUTBOX_STATES))
         .group_by(col(OutboxMessage.status))
     )
-    outbox.update(session.exec(query).all())  # type: ignore[call-overload]
-    return QueueDepths(nlp={str(k): v for k, v in nlp.items()},
-                       outbox={str(k): v for k, v in outbox.items()})  # fmt: skip
+    outbox.update(session.exec(query).all())
+    return QueueDepths(nlp=nlp, outbox=outbox)
 
 
 def recent_runs_by_status(session: Session) -> dict[str, int]:
@@ -66,15 +65,17 @@ def recent_runs_by_status(session: Session) -> dict[str, int]:
         .where(SourceRun.started_at >= utcnow() - RUNS_WINDOW)
         .group_by(col(SourceRun.status))
     )
-    counts.update(session.exec(query).all())  # type: ignore[call-overload]
+    counts.update(session.exec(query).all())
     return counts
 
 
 def alive_workers(session: Session, *, beat_seconds: float) -> int:
     """Workers whose last heartbeat is fresher than ``STALE_AFTER_BEATS`` beats."""
     since = utcnow() - timedelta(seconds=beat_seconds * STALE_AFTER_BEATS)
-    query = select(func.count()).select_from(WorkerHeartbeat).where(WorkerHeartbeat.beat_at >= since)
-    return int(session.exec(query).one())  # type: ignore[call-overload]
+    query = (
+        select(func.count()).select_from(WorkerHeartbeat).where(WorkerHeartbeat.beat_at >= since)
+    )
+    return int(session.exec(query).one())
 
 
 class DatabaseCollector(Collector):
@@ -108,7 +109,9 @@ class DatabaseCollector(Collector):
         )
 
 
-def _labelled(name: str, documentation: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
+def _labelled(
+    name: str, documentation: str, label: str, values: dict[str, int]
+) -> GaugeMetricFamily:
     gauge = GaugeMetricFamily(name, documentation, labels=[label])
     for key, value in values.items():
         gauge.add_metric([key], value)

@@ -76,9 +76,17 @@ def workers(session: Session, *, beat_seconds: float) -> list[WorkerRow]:
         )
     ).all()
     return [
-        WorkerRow(row.hostname, row.pid, row.roles.split(","), row.started_at, row.beat_at,
-                  row.beat_at >= fresh_since, row.last_batch_at, row.last_batch_items,
-                  row.last_batch_seconds)  # fmt: skip
+        WorkerRow(
+            row.hostname,
+            row.pid,
+            row.roles.split(","),
+            row.started_at,
+            row.beat_at,
+            row.beat_at >= fresh_since,
+            row.last_batch_at,
+            row.last_batch_items,
+            row.last_batch_seconds,
+        )
         for row in rows
     ]
 

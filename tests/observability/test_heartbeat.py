@@ -99,9 +99,7 @@ def test_worker_health_exit_codes(db: Database, cli_env: Path) -> None:
     assert runner.invoke(app, ["worker-health", "--max-age", "120"]).exit_code == 0
 
 
-def test_worker_health_fails_when_the_database_is_down(
-    cli_env: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_worker_health_fails_when_the_database_is_down(cli_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from hub.config import get_settings
 
     monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{cli_env / 'no-such-dir' / 'hub.db'}")

@@ -42,7 +42,9 @@ async def test_only_admins_see_the_system_page(
         assert 'href="/admin/system"' not in (await client.get("/admin/rules")).text
 
 
-async def test_shows_workers_queues_runs_and_schema(client: httpx.AsyncClient, db: Database) -> None:
+async def test_shows_workers_queues_runs_and_schema(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     with session_scope(db.engine) as session:
         ingest(session, raw_items=[item(), item(), item()])
         session.add(WorkerHeartbeat(owner="a:11:aaaaaa", hostname="worker-a", pid=11,
@@ -71,7 +73,9 @@ async def test_shows_workers_queues_runs_and_schema(client: httpx.AsyncClient, d
     assert HOSTILE not in html and "&lt;img" in html  # escaped
 
 
-async def test_an_empty_hub_says_no_worker_reported(client: httpx.AsyncClient, db: Database) -> None:
+async def test_an_empty_hub_says_no_worker_reported(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await sign_in(client, db.engine, Role.admin)
     html = (await client.get("/admin/system")).text
     assert "No worker has reported" in html and "No collector has run yet" in html
