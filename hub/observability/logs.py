@@ -50,6 +50,7 @@ def formatter(log_format: Literal["text", "json"], **fields: Any) -> logging.For
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
     ]
     processors: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
@@ -66,3 +67,8 @@ def _fixed(fields: dict[str, Any]) -> Processor:
         return event
 
     return add
+
+
+def _drop_color_message(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    event.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+    return event

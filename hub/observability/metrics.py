@@ -14,12 +14,14 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     start_http_server,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+disable_created_metrics()  # no `_created` series beside every counter and histogram
 HTTP_REQUESTS = Counter(
     "hub_http_requests",
     "HTTP requests by method, route template and status",
