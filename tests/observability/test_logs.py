@@ -4,6 +4,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Literal
 
 import httpx
 import pytest
@@ -16,18 +17,30 @@ log = logging.getLogger("hub.tests.request")
 
 
 @pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    """Logging configured as in production (JSON), into a buffer the test reads."""
+def restore_logging() -> Iterator[None]:
+    """Take the hub's handler off the root logger again after the test."""
     root = logging.getLogger()
     level = root.level
-    configure_logging(level="info", log_format="json", process_field="api")
-    ours = next(h for h in root.handlers if h.get_name() == HANDLER_NAME)
+    yield
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def lines_of(log_format: Literal["text", "json"], **fields: str) -> io.StringIO:
+    """Configure logging as a process does, into a buffer the test reads."""
+    configure_logging(level="info", log_format=log_format, **fields)
+    ours = next(h for h in logging.getLogger().handlers if h.get_name() == HANDLER_NAME)
     assert isinstance(ours, logging.StreamHandler)
     buffer = io.StringIO()
     ours.setStream(buffer)
-    yield buffer
-    root.removeHandler(ours)
-    root.setLevel(level)
+    return buffer
+
+
+@pytest.fixture
+def json_lines(restore_logging: None) -> io.StringIO:
+    """Logging configured as in production (JSON)."""
+    return lines_of("json", process_field="api")
 
 
 @pytest.fixture
@@ -71,12 +84,7 @@ async def test_error_responses_carry_the_request_id(client: httpx.AsyncClient) -
     assert response.headers["X-Request-ID"] == "r-401"
 
 
-def test_text_format_carries_the_bound_fields(json_lines: io.StringIO) -> None:
-    configure_logging(level="info", log_format="text", worker="host:1:abc")
-    root = logging.getLogger()
-    ours = next(h for h in root.handlers if h.get_name() == HANDLER_NAME)
-    assert isinstance(ours, logging.StreamHandler)
-    buffer = io.StringIO()
-    ours.setStream(buffer)
+def test_text_format_carries_the_bound_fields(restore_logging: None) -> None:
+    buffer = lines_of("text", worker="host:1:abc")
     log.info("batch done")
     assert "batch done" in buffer.getvalue() and "worker=host:1:abc" in buffer.getvalue()
