@@ -23,6 +23,10 @@ from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
+from hub.observability.api import router as observability_router
+from hub.observability.logs import configure_logging
+from hub.observability.metrics import RequestMetrics
+from hub.observability.request_id import RequestId
 from hub.routing.api import router as routing_router
 from hub.sources.api import router as sources_router
 from hub.store.engine import make_engine
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Here, not in `serve`: uvicorn's extra processes (--workers) start from the factory.
+        configure_logging(level=settings.log_level, log_format=settings.log_format)
         _freeze_startup_objects()
         yield
         engine.dispose()
@@ -104,9 +110,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(web_admin_router)
     app.include_router(web_trends_router)
     app.include_router(web_widget_router)
+    app.include_router(observability_router)
     install_sign_in_redirect(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestId)  # outermost: every line of the request carries its id
 
     @app.get("/healthz", tags=["ops"], summary="Health check")
     def healthz(session: SessionDep) -> dict[str, str]:

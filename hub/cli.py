@@ -13,6 +13,7 @@ from hub.demo.loader import DEMO_USER, load_demo, reset_demo_user
 from hub.enrichment.cli import nlp_app
 from hub.feedback.cli import import_
 from hub.metrics.cli import metrics_app
+from hub.observability.cli import worker_health
 from hub.routing.service import ensure_default_rules
 from hub.sources.cli import collect, sources_app
 from hub.store.cli import db_app
@@ -67,6 +68,7 @@ def serve(
             port=port or settings.port,
             workers=workers,
             log_level=settings.log_level,
+            log_config=None,  # the app's lifespan configures logging (text or JSON)
         )
     finally:
         if worker is not None:
@@ -112,6 +114,7 @@ def demo() -> None:
 # Commands of other slices that sit at the top level.
 app.command("import")(import_)
 app.command()(collect)
+app.command("worker-health")(worker_health)
 
 if __name__ == "__main__":
     app()

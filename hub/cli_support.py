@@ -1,6 +1,5 @@
 """What every `feedback-hub` command shares: the consoles, the database, errors, summaries."""
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +12,7 @@ from hub.config import get_settings
 from hub.errors import HubError, InvalidInput
 from hub.feedback.importer import ImportReport
 from hub.feedback.models import IngestSummary
+from hub.observability.logs import configure_logging
 from hub.store.engine import make_engine
 from hub.store.migrate import upgrade
 
@@ -24,11 +24,7 @@ err_console = Console(stderr=True)
 def database(*, migrate: bool = True) -> Iterator[Engine]:
     """The configured database, migrated to the newest schema; disposed afterwards."""
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.log_level != "debug":  # one line per migration step is noise on every command
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         if migrate:

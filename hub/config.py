@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr = SecretStr("")
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_heartbeat_seconds: float = Field(default=15.0, gt=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from hub.enrichment.claims import (
 )
 from hub.enrichment.pipeline import PipelineLoader
 from hub.notifications.tasks import start_notifier_thread
+from hub.observability.heartbeat import DEFAULT_ROLES, Heartbeat, start_heartbeat_thread
+from hub.observability.logs import configure_logging
+from hub.observability.metrics import observe_batch, serve_worker_metrics
 from hub.routing.service import ensure_default_rules, route_feedback
 from hub.sources.scheduler import start_scheduler_thread
 from hub.store.engine import make_engine, session_scope
@@ -53,6 +57,7 @@ class Worker:
     settings: Settings
     pipelines: Callable[[Session], "Pipeline"]
     owner: str = ""
+    on_batch: Callable[[int, float], None] | None = None  # (items, seconds) of each batch
 
     def __post_init__(self) -> None:
         self.owner = self.owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -74,6 +79,7 @@ class Worker:
     def run_once(self) -> int:
         """Claim, enrich and store one batch; returns how many items were claimed."""
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        started = time.perf_counter()
         with session_scope(self.engine) as session:
             pipeline = self.pipelines(session)
             claimed = claim_batch(
@@ -115,6 +121,10 @@ class Worker:
             route_feedback(session, settings=self.settings, feedback_ids=[*owned, *given_up])
         lost = len(enriched) - written
         log.info("enriched %d, failed %d, lost lease on %d", written, len(failures), lost)
+        seconds = time.perf_counter() - started
+        observe_batch(seconds)
+        if self.on_batch is not None:
+            self.on_batch(len(claimed), seconds)
         return len(claimed)
 
     @staticmethod
@@ -139,24 +149,32 @@ class Worker:
         return results, failures
 
 
-def run_until_signalled(settings: Settings | None = None, *, once: bool = False) -> None:
-    """A worker process: runs until SIGTERM/SIGINT (with ``once``: until nothing is pending)."""
+def run_until_signalled(
+    settings: Settings | None = None, *, once: bool = False, roles: str = DEFAULT_ROLES
+) -> None:
+    """A worker process: runs until SIGTERM/SIGINT (with ``once``: until nothing is pending).
+
+    ``roles`` is what its heartbeat reports (nlp, collect, notify).
+    """
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     engine = make_engine(settings.database_url, pool_size=2)
+    worker = Worker(engine, settings, PipelineLoader(settings))
+    heartbeat = Heartbeat(engine, worker.owner, roles=roles)
+    worker.on_batch = heartbeat.record_batch
+    configure_logging(level=settings.log_level, log_format=settings.log_format, worker=worker.owner)
     with session_scope(engine) as session:
         seed_topics(session)
         ensure_default_rules(session)
-    worker = Worker(engine, settings, PipelineLoader(settings))
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _setter(stop))
     # Collectors and the notifier (SLA alerts, outbox) run beside enrichment in every
     # long-running worker (not in --once runs).
-    threads = []
+    threads = [
+        start_heartbeat_thread(heartbeat, every=settings.worker_heartbeat_seconds, stop=stop)
+    ]
     if not once:
+        serve_worker_metrics(settings.worker_metrics_port)
         threads.append(start_notifier_thread(engine, settings, stop))
         if settings.scheduler_enabled:
             threads.append(start_scheduler_thread(engine, settings, stop))
@@ -167,6 +185,7 @@ def run_until_signalled(settings: Settings | None = None, *, once: bool = False)
         else:
             worker.run(stop)
     finally:
+        stop.set()  # a --once run ends here: its heartbeat removes its row
         for thread in threads:
             thread.join(timeout=30)
         engine.dispose()

@@ -8,6 +8,7 @@ from hub.customers.models import Customer
 from hub.feedback.models import Feedback
 from hub.metrics.models import FeedbackRollup, TopicRollup
 from hub.notifications.models import OutboxMessage
+from hub.observability.models import WorkerHeartbeat
 from hub.routing.models import RoutingDecision, RoutingRule
 from hub.sources.models import Source, SourceRun
 from hub.surveys.models import Survey
@@ -37,5 +38,6 @@ __all__ = [
     "TopicRollup",
     "User",
     "UserSession",
+    "WorkerHeartbeat",
     "metadata",
 ]
