@@ -91,7 +91,7 @@ class HackerNewsCollector:
         for hit in body["hits"]:
             expect(
                 isinstance(hit, dict)
-                and hit.get("objectID")
+                and bool(hit.get("objectID"))
                 and isinstance(hit.get("created_at_i"), int | float),
                 "a hit lacks `objectID` or a numeric `created_at_i`",
                 hit,

@@ -373,7 +373,7 @@ def build_tokenizer(
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, vocabulary.bos), (eos, vocabulary.eos)],
     )
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         bos_token=bos,
         eos_token=eos,

@@ -177,7 +177,8 @@ class TransformersEmbedder:
                 for n, i in enumerate(rows):  # token-weighted sum per text, over its windows
                     out[owners[i]] += summed[n]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        unit: npt.NDArray[np.float32] = out / np.maximum(norms, 1e-12)
+        return unit
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
         return token_windows(self._tokenizer, [self.prefix + t for t in texts], self.max_length)
@@ -263,7 +264,7 @@ def _int8_linears(model: Any) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model, names, dtype=torch.qint8)
+        return quantize_dynamic(model, names, dtype=torch.qint8)  # type: ignore[no-untyped-call]
 
 
 def load_embedder(

@@ -358,7 +358,8 @@ def _resume(
     optimizer.load_state_dict(saved["optimizer"])
     schedule.load_state_dict(saved["schedule"])
     torch.set_rng_state(saved["rng"])
-    return saved["state"]
+    state: dict[str, Any] = saved["state"]
+    return state
 
 
 def _save_checkpoint(
@@ -389,7 +390,7 @@ def _autocast(device: str, bf16: bool) -> Callable[[], Any]:
     import torch
 
     kind = "cuda" if device.startswith("cuda") else "cpu"
-    usable = bf16 and (kind == "cuda" or torch.backends.mkldnn.is_available())
+    usable = bf16 and (kind == "cuda" or torch.backends.mkldnn.is_available())  # type: ignore[no-untyped-call]
     if not usable:
         return contextlib.nullcontext
     return lambda: torch.autocast(kind, dtype=torch.bfloat16)

@@ -107,7 +107,8 @@ class OnnxEmbedder:
             for n, i in enumerate(rows):  # token-weighted sum per text, over its windows
                 out[owners[i]] += summed[n]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        unit: npt.NDArray[np.float32] = out / np.maximum(norms, 1e-12)
+        return unit
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
         from nlp.embedding import token_windows

@@ -131,7 +131,8 @@ def select(scores: np.ndarray, floor: float, margin: float, max_topics: int = 3)
     chosen = np.zeros(scores.shape, dtype=bool)
     rows = np.arange(len(scores))[:, None]
     chosen[rows, ranked] = True
-    return chosen & (scores >= floor) & (scores >= top - margin)
+    assigned: np.ndarray = chosen & (scores >= floor) & (scores >= top - margin)
+    return assigned
 
 
 def micro_f1(predicted: np.ndarray, gold: np.ndarray) -> float:

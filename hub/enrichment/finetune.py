@@ -143,7 +143,7 @@ def check_served(
         for start in range(0, len(val), 64)
         for s in classify_texts(embedder, sentiment, [e.text for e in val[start : start + 64]])
     ]
-    card = json.loads((directory / CARD).read_text("utf-8"))
+    card: dict[str, Any] = json.loads((directory / CARD).read_text("utf-8"))
     card["served"] = {
         "runtime": ("onnx" if quantize and final else "torch") + (" int8" if quantize else ""),
         **(score_groups(val, labels) if val else {}),

@@ -204,7 +204,8 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     if retry_after is not None:
         return min(timedelta(seconds=retry_after), MAX_DELAY)
     # Jittered (up to a quarter less) so messages failed together are not retried together.
-    delay = min(BASE_DELAY * 2 ** min(attempts - 1, 20), MAX_DELAY)
+    factor: int = 2 ** min(attempts - 1, 20)
+    delay = min(BASE_DELAY * factor, MAX_DELAY)
     return delay * random.uniform(0.75, 1.0)  # noqa: S311 (jitter, not security)
 
 

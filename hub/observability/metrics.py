@@ -21,7 +21,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-disable_created_metrics()  # no `_created` series beside every counter and histogram
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside every counter and histogram
 HTTP_REQUESTS = Counter(
     "hub_http_requests",
     "HTTP requests by method, route template and status",
@@ -99,7 +99,7 @@ def process_metrics() -> bytes:
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry)
 
 

@@ -5,6 +5,7 @@ result says which conditions held, so each decision can be explained and audited
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -32,7 +33,7 @@ class Facts:
 def explain(conditions: Conditions, facts: Facts) -> list[str] | None:
     """The conditions that held, or None when any condition fails (an empty rule takes all)."""
     c, f = conditions, facts
-    checks = [
+    checks: list[tuple[str, Any, Callable[[], bool]]] = [
         ("sentiment", c.sentiments, lambda: f.sentiment in c.sentiments),
         ("score", c.scores, lambda: any(_in(bounds, f) for bounds in c.scores)),
         ("topic", c.topics, lambda: bool(f.topics & set(c.topics))),
