@@ -118,6 +118,7 @@ def serve(
             port=port or settings.port,
             workers=workers,
             log_level=settings.log_level,
+            proxy_headers=False,  # the app trusts HUB_FORWARDED_ALLOW_IPS, not uvicorn's default
         )
     finally:
         if worker is not None:
