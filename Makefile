@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
-# System packages the tests drive: Debian's Chromium (for Playwright) and docker-compose
-# (to check docker/compose.yaml without a Docker engine); fonts so screenshots read true.
-SYSTEM_PACKAGES := chromium chromium-driver docker-compose fonts-dejavu-core fonts-noto-color-emoji
+# System packages the tests drive: Debian's Chromium (for Playwright), docker-compose (to check
+# docker/compose.yaml without a Docker engine), redis-server (the shared rate limit); fonts so
+# screenshots read true.
+SYSTEM_PACKAGES := chromium chromium-driver docker-compose redis-server fonts-dejavu-core fonts-noto-color-emoji
 
 .PHONY: install run test lint lock system-deps postgres redis bench clean
 
@@ -53,12 +54,18 @@ postgres:
 	  (command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start) || \
 	  echo "PostgreSQL is not running on 127.0.0.1:5432: its tests will be skipped (or fail under CI=true)"
 
+# The rate-limit tests use the local Redis (127.0.0.1:6379); start it if it is down.
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+	  (command -v redis-server >/dev/null && redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no >/dev/null) || \
+	  echo "Redis is not running on 127.0.0.1:6379: its tests will be skipped (or fail under CI=true)"
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(TEST_STAMP) system-deps postgres lint
+test: $(TEST_STAMP) system-deps postgres redis lint
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 bench: install
