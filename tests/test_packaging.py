@@ -46,7 +46,8 @@ def installed(wheel_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     wheel without ``-e`` and without resolving again; its ``bin`` folder."""
     venv = tmp_path_factory.mktemp("installed") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    # --no-compile: no bytecode for all of torch & co. up front (most of the install time)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile"]
     for args in (["-r", str(ROOT / "requirements" / "worker.txt")], ["--no-deps", str(wheel_path)]):
         done = subprocess.run(
             [*pip, *args], capture_output=True, text=True, timeout=1200, check=False
