@@ -8,6 +8,7 @@ from functools import cache
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import hub
 from hub.cases.api import router as cases_router
@@ -115,7 +116,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
-    app.add_middleware(RequestId)  # outermost: every line of the request carries its id
+    app.add_middleware(RequestId)  # every line of the request carries its id
+    if settings.forwarded_allow_ips:  # outermost: every part sees the client behind the proxy
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     @app.get("/healthz", tags=["ops"], summary="Health check")
     def healthz(session: SessionDep) -> dict[str, str]:

@@ -69,6 +69,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level,
             log_config=None,  # the app's lifespan configures logging (text or JSON)
+            proxy_headers=False,  # the app trusts HUB_FORWARDED_ALLOW_IPS, not uvicorn's default
         )
     finally:
         if worker is not None:

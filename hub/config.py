@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 (refused outside dev)
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (Standard Webhooks' secret form, not a secret)
+REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 class Settings(BaseSettings):
@@ -66,6 +68,8 @@ class Settings(BaseSettings):
     notify_poll_seconds: float = Field(default=5.0, gt=0)
     public_url: str = ""
     widget_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    redis_url: str = ""
+    forwarded_allow_ips: str = ""
     export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
 
     @field_validator("public_url")
@@ -76,6 +80,29 @@ class Settings(BaseSettings):
         if value and (parsed.scheme not in ("http", "https") or not parsed.hostname):
             raise ValueError(f"expected the hub's http(s) base URL (got {value!r})")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError(f"expected a redis:// or rediss:// URL (got {value!r})")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        # uvicorn's list form: IP addresses, networks (10.0.0.0/8), or * for every peer.
+        addresses = [address.strip() for address in value.split(",") if address.strip()]
+        for address in addresses:
+            if address != "*":
+                try:
+                    ipaddress.ip_network(address)
+                except ValueError:
+                    raise ValueError(
+                        f"expected IP addresses or networks, comma-separated (got {address!r})"
+                    ) from None
+        return ",".join(addresses)
 
     @field_validator("slack_webhook_url", "webhook_urls")
     @classmethod

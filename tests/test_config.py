@@ -37,7 +37,14 @@ def test_default_secret_is_refused_outside_dev(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HUB_PORT", "0"), ("HUB_PORT", "http"), ("HUB_LOG_LEVEL", "loud"), ("HUB_ENV", "staging")],
+    [
+        ("HUB_PORT", "0"),
+        ("HUB_PORT", "http"),
+        ("HUB_LOG_LEVEL", "loud"),
+        ("HUB_ENV", "staging"),
+        ("HUB_REDIS_URL", "http://cache:6379"),
+        ("HUB_FORWARDED_ALLOW_IPS", "proxy.internal"),
+    ],
 )
 def test_bad_values_name_the_setting(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str

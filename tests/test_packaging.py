@@ -1,5 +1,8 @@
-"""The built wheel carries every runtime file: taxonomy, migrations, templates, the NLP models."""
+"""The built wheel carries every runtime file (taxonomy, migrations, templates, the NLP models),
+and, installed without ``-e`` from the lock file, it runs the demo and a worker."""
 
+import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -20,8 +23,8 @@ RUNTIME_FILES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+@pytest.fixture(scope="session")
+def wheel_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -29,7 +32,28 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (built,) = out.glob("feedback_hub-*.whl")
-    return zipfile.ZipFile(built)
+    return built
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_path: Path) -> zipfile.ZipFile:
+    return zipfile.ZipFile(wheel_path)
+
+
+@pytest.fixture(scope="session")
+def installed(wheel_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with the wheel installed as a user would: the worker's lock, then the
+    wheel without ``-e`` and without resolving again; its ``bin`` folder."""
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # --no-compile: no bytecode for all of torch & co. up front (most of the install time)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile"]
+    for args in (["-r", str(ROOT / "requirements" / "worker.txt")], ["--no-deps", str(wheel_path)]):
+        done = subprocess.run(
+            [*pip, *args], capture_output=True, text=True, timeout=1200, check=False
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    return venv / "bin"
 
 
 def test_the_model_files_exist_in_the_tree() -> None:
@@ -40,3 +64,29 @@ def test_the_model_files_exist_in_the_tree() -> None:
 def test_the_wheel_carries_each_runtime_file(wheel: zipfile.ZipFile, name: str) -> None:
     assert name in wheel.namelist(), f"{name} is missing from the wheel: add it to package-data"
     assert wheel.read(name) == (ROOT / name).read_bytes()
+
+
+def test_the_installed_wheel_runs_the_demo_and_a_worker(installed: Path, tmp_path: Path) -> None:
+    database = tmp_path / "hub.db"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HUB_") or k == "HUB_MODEL_CACHE"
+    }
+    env |= {"HUB_DATABASE_URL": f"sqlite:///{database}", "HUB_SCHEDULER_ENABLED": "false"}
+
+    def run(*command: str) -> str:
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+        assert done.returncode == 0, f"{command[1:]}: {done.stderr[-3000:]}"
+        return done.stdout
+
+    found = run(str(installed / "python"), "-c", "import hub, nlp, web; print(hub, nlp, web)")
+    assert found.count(str(installed.parent)) == 3, found  # the installed copy, not the tree
+    run(str(installed / "feedback-hub"), "demo")
+    run(str(installed / "feedback-hub"), "worker", "--once")
+    with sqlite3.connect(database) as connection:
+        total, scored, enriched = connection.execute(
+            "SELECT count(*), count(sentiment), sum(nlp_state = 'done') FROM feedback"
+        ).fetchone()
+    assert total >= 300
+    assert scored == enriched == total

@@ -1,6 +1,7 @@
 """JSON API for surveys (admin) and the widget's public routes (config, responses)."""
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -87,7 +88,8 @@ def widget_state(app: FastAPI) -> WidgetState:
     """This app's ``WidgetState``, made on first use."""
     state: WidgetState | None = getattr(app.state, "widget", None)
     if state is None:
-        state = WidgetState(RateLimiter(), WidgetSurveys(), ResponseWriter(app.state.engine))
+        limiter = RateLimiter(app.state.settings.redis_url)
+        state = WidgetState(limiter, WidgetSurveys(), ResponseWriter(app.state.engine))
         app.state.widget = state
     return state
 
@@ -192,13 +194,16 @@ async def submit_response_route(request: Request) -> JSONResponse:
         survey = await run_in_threadpool(
             _load_survey, request.app.state.engine, widget, response.key
         )
-    admitted = admit_response(
+    admit = partial(
+        admit_response,
         require_active(survey),
         response=response,
         submission=submission,
         limiter=widget.limiter,
         default_rate_limit=request.app.state.settings.widget_rate_limit_per_minute,
     )
+    # A shared (Redis) limiter is a network call: off the event loop.
+    admitted = await run_in_threadpool(admit) if widget.limiter.is_shared else admit()
     if isinstance(admitted, ResponseAccepted):
         return JSONResponse(admitted.model_dump(), status_code=202)
     result = await widget.writer.write(admitted)  # committed: a 2xx means stored

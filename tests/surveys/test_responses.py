@@ -348,7 +348,7 @@ async def test_429_with_retry_after_per_key_and_ip(
         assert limited.json()["error"]["message"].startswith(
             "more than 3 responses a minute from this address with this key; retry in"
         )
-        assert 1 <= int(limited.headers["retry-after"]) <= 20
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert limited.headers["access-control-allow-origin"] == ORIGIN
         assert "retry-after" in limited.headers["access-control-expose-headers"].lower()
     # Another address is not limited, and neither is another key from the same address.
