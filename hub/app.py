@@ -18,6 +18,7 @@ from hub.enrichment.api import router as enrichment_router
 from hub.enrichment.status import NlpStatusCache
 from hub.feedback.api import router as feedback_router
 from hub.feedback.models import FeedbackBatchIn, FeedbackIn
+from hub.http.contract import operation_id
 from hub.http.deps import SessionDep
 from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from hub.http.contract import document_errors
+
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
@@ -52,6 +54,7 @@ def install_docs(app: FastAPI, *, extra_schemas: list[type[BaseModel]]) -> None:
                 for name, definition in model_schema.pop("$defs", {}).items():
                     components.setdefault(name, definition)
                 components[model.__name__] = model_schema
+            document_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
