@@ -1,0 +1,63 @@
+"""Claims: the one way a worker takes rows for itself (work items, leases, one-shot alerts).
+
+On PostgreSQL a claim is ``SELECT id … FOR UPDATE SKIP LOCKED`` then ``UPDATE … RETURNING`` of
+those rows, in one transaction: claimers running at once never wait on each other nor take the
+same row (a row another transaction is claiming is skipped; once that claim commits the row no
+longer matches). SQLite has one writer at a time, so there it is a single ``UPDATE … WHERE id IN
+(SELECT …) RETURNING``: the UPDATE takes the write lock and sees the newest data.
+
+The claim condition is checked again on the UPDATE itself, so even a row read before another
+claim committed is not taken twice. A lease is a claim that expires: ``lease_free`` is the
+condition that lets a crashed worker's rows be claimed again.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Row, Table, or_, select, update
+from sqlalchemy.orm import Mapped, Session
+
+
+def claim(
+    session: Session,
+    table: Table,
+    *,
+    where: ColumnElement[bool],
+    values: Mapping[str, Any],
+    returning: Sequence[ColumnElement[Any]],
+    order_by: Sequence[ColumnElement[Any]] = (),
+    limit: int | None = None,
+) -> Sequence[Row[Any]]:
+    """Set ``values`` on up to ``limit`` rows matching ``where`` that no one else is claiming."""
+    key = table.c.id
+    claimable = (
+        select(key)
+        .where(where)
+        .order_by(*order_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite runs one writer anyway
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock first, then update: as a subquery of the UPDATE, PostgreSQL may run the SELECT
+        # more than once (each run skipping rows the last one locked), claiming beyond ``limit``.
+        ids = session.scalars(claimable).all()
+        if not ids:
+            return []
+        chosen = key.in_(ids)
+    else:
+        chosen = key.in_(claimable.scalar_subquery())
+    statement = update(table).where(chosen, where).values(dict(values)).returning(*returning)
+    return session.execute(statement).all()
+
+
+def lease_free(
+    until: Column[Any] | Mapped[Any],
+    now: datetime,
+    *,
+    owner: Column[Any] | None = None,
+    me: str = "",
+) -> ColumnElement[bool]:
+    """No lease, an expired one, or (given ``owner`` and ``me``) one ``me`` already holds."""
+    free = or_(until.is_(None), until < now)
+    return or_(free, owner == me) if owner is not None and me else free
