@@ -1,10 +1,10 @@
 """Claims: the one way a worker takes rows for itself (work items, leases, one-shot alerts).
 
-On PostgreSQL a claim is ``SELECT id … FOR UPDATE SKIP LOCKED`` then ``UPDATE … RETURNING`` of
-those rows, in one transaction: claimers running at once never wait on each other nor take the
-same row (a row another transaction is claiming is skipped; once that claim commits the row no
-longer matches). SQLite has one writer at a time, so there it is a single ``UPDATE … WHERE id IN
-(SELECT …) RETURNING``: the UPDATE takes the write lock and sees the newest data.
+A claim is one statement: ``UPDATE … WHERE id IN (SELECT id … FOR UPDATE SKIP LOCKED) …
+RETURNING``. On PostgreSQL, claimers running at once never wait on each other nor take the same
+row: a row another transaction is claiming is skipped, and once that claim commits the row no
+longer matches. SQLite has one writer at a time (the UPDATE takes the write lock and sees the
+newest data), so the same statement, without ``FOR UPDATE``, gives the same guarantee.
 
 The claim condition is checked again on the UPDATE itself, so even a row read before another
 claim committed is not taken twice. A lease is a claim that expires: ``lease_free`` is the
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Row, Table, or_, select, update
+from sqlalchemy import Column, ColumnElement, Row, ScalarSelect, Select, Table, or_, select, update
 from sqlalchemy.orm import Mapped, Session
 
 
@@ -38,17 +38,23 @@ def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite runs one writer anyway
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Lock first, then update: as a subquery of the UPDATE, PostgreSQL may run the SELECT
-        # more than once (each run skipping rows the last one locked), claiming beyond ``limit``.
-        ids = session.scalars(claimable).all()
-        if not ids:
-            return []
-        chosen = key.in_(ids)
-    else:
-        chosen = key.in_(claimable.scalar_subquery())
-    statement = update(table).where(chosen, where).values(dict(values)).returning(*returning)
+    statement = (
+        update(table)
+        .where(key.in_(_run_once(session, claimable)), where)
+        .values(dict(values))
+        .returning(*returning)
+    )
     return session.execute(statement).all()
+
+
+def _run_once(session: Session, claimable: Select[Any]) -> Select[Any] | ScalarSelect[Any]:
+    """PostgreSQL: a materialised CTE, since as a plain subquery the planner may run the SELECT
+    again (each run skipping the rows the last one locked), claiming more than its limit.
+    SQLite: a subquery (sqlite3 opens no transaction before a ``WITH`` statement)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return claimable.scalar_subquery()
+    cte = claimable.cte("claimable").prefix_with("MATERIALIZED")
+    return select(cte.c.id)
 
 
 def lease_free(
