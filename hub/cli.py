@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from hub.auth.cli import keys_app
-from hub.cli_support import console, database, print_summary
+from hub.cli_support import console, database, fail, print_summary
 from hub.config import get_settings
 from hub.demo.loader import DEMO_USER, load_demo, reset_demo_user
 from hub.enrichment.cli import nlp_app
+from hub.errors import HubError
 from hub.feedback.cli import import_
 from hub.metrics.cli import metrics_app
 from hub.observability.cli import worker_health
@@ -93,13 +94,40 @@ def _start_worker_process() -> "BaseProcess":
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Stop when nothing is pending")] = False,
+    only: Annotated[
+        str,
+        typer.Option(
+            help="Roles to run, comma-separated: nlp (enrichment), collect (collectors), "
+            "notify (SLA alerts, outbox, prune)"
+        ),
+    ] = "nlp,collect,notify",
 ) -> None:
-    """Run a worker: language, sentiment and topics of pending feedback, and the collectors."""
-    from hub.enrichment.worker import run_until_signalled
+    """Run a worker: enrich pending feedback, pull the collectors, send notifications."""
+    from hub.enrichment.worker import parse_roles, run_until_signalled
 
+    try:
+        roles = parse_roles(only)
+    except HubError as exc:
+        raise fail(exc) from None
     with database():
         pass  # migrate first, like every command that touches the schema
-    run_until_signalled(once=once)
+    run_until_signalled(once=once, roles=roles)
+
+
+@app.command()
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option(help="Count what would be deleted; delete nothing")
+    ] = False,
+) -> None:
+    """Delete rows past their HUB_RETAIN_…_DAYS: sent outbox, sign-in attempts, sessions, runs."""
+    from hub.retention import prune as prune_rows
+
+    with database() as engine:
+        counts = prune_rows(engine, get_settings(), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for what, count in counts.items():
+        console.print(f"{verb} {count} {what}")
 
 
 @app.command()

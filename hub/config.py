@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     notify_max_attempts: int = Field(default=8, ge=1, le=50)
     notify_poll_seconds: float = Field(default=5.0, gt=0)
+    prune_interval_hours: float = Field(default=24.0, ge=0)
+    retain_sent_outbox_days: int = Field(default=30, ge=0)
+    retain_login_attempts_days: int = Field(default=30, ge=0)
+    retain_expired_sessions_days: int = Field(default=7, ge=0)
+    retain_source_runs_days: int = Field(default=90, ge=0)
+    retain_routing_decisions_days: int = Field(default=365, ge=0)
     public_url: str = ""
     widget_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
     redis_url: str = ""

@@ -1,7 +1,7 @@
 """Leases on pending feedback: claim a batch, write its results, record failures.
 
-A claim sets an owner and an expiry. PostgreSQL workers claim with ``FOR UPDATE SKIP LOCKED`` so
-they never wait on each other; SQLite runs the claim as one UPDATE (it has one writer). A worker
+A claim sets an owner and an expiry (``hub.store.leases``: PostgreSQL workers never wait on each
+other nor share an item; SQLite runs the claim as one UPDATE, with its one writer). A worker
 that dies leaves its claim to expire, and only the current owner can write results, so a slow
 worker whose lease was taken over writes nothing.
 
@@ -20,6 +20,7 @@ from sqlmodel import Session
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback, NlpState
 from hub.metrics.service import tracking
+from hub.store.leases import claim, lease_free
 from hub.store.types import utcnow
 
 FEEDBACK: Table = Feedback.__table__  # type: ignore[attr-defined]
@@ -60,28 +61,26 @@ def claim_batch(session: Session, *, owner: str, size: int, lease: timedelta) ->
     """Claim up to ``size`` pending items (oldest first) whose earlier claim, if any, expired."""
     now = utcnow()
     c = FEEDBACK.c
-    claimable = (
-        select(c.id)
-        .where(c.nlp_state == NlpState.pending.value)
-        .where(or_(c.nlp_lease_until.is_(None), c.nlp_lease_until < now))
-        .order_by(c.id)
-        .limit(size)
-        .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite runs one writer anyway
-    )
-    statement = (
-        update(FEEDBACK)
-        .where(c.id.in_(claimable.scalar_subquery()))
-        .values(nlp_lease_owner=owner, nlp_lease_until=now + lease, nlp_attempts=c.nlp_attempts + 1)
-        .returning(
+    rows = claim(
+        session,
+        FEEDBACK,
+        where=and_(c.nlp_state == NlpState.pending.value, lease_free(c.nlp_lease_until, now)),
+        values={
+            "nlp_lease_owner": owner,
+            "nlp_lease_until": now + lease,
+            "nlp_attempts": c.nlp_attempts + 1,
+        },
+        returning=[
             c.id,
             c.title,
             c.text,
             c.nlp_attempts,
             c.customer_id,
             *_hints(c.metadata, ITEM_HINT_KEYS),
-        )
+        ],
+        order_by=[c.id],
+        limit=size,
     )
-    rows = session.execute(statement).all()
     item_hints = {row.id: _first_code(row, ITEM_HINT_KEYS) for row in rows}
     customer_hints = _customer_hints(
         session, {row.customer_id for row in rows if row.customer_id and not item_hints[row.id]}

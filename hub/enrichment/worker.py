@@ -1,8 +1,12 @@
 """The enrichment worker: claim a batch, run the NLP pipeline on it, store the results.
 
 It runs as `feedback-hub worker`, or as a child process of `feedback-hub serve`; either way the
-API process never imports the NLP stack. Run as many as you like on PostgreSQL. Each worker
-process also runs the collector scheduler (``HUB_SCHEDULER_ENABLED``) in a thread.
+API process never imports the NLP stack. Run as many as you like on PostgreSQL. A worker
+process runs the roles it is given (``--only``), each in a loop of its own:
+
+- ``nlp``: enrichment (this module; the only role that loads the NLP stack),
+- ``collect``: the collector scheduler (``HUB_SCHEDULER_ENABLED``), in a thread,
+- ``notify``: SLA alerts, outbox delivery and the retention prune, in a thread.
 """
 
 import logging
@@ -31,19 +35,23 @@ from hub.enrichment.claims import (
     write_sentiments,
 )
 from hub.enrichment.pipeline import PipelineLoader
+from hub.errors import InvalidInput
 from hub.notifications.tasks import start_notifier_thread
-from hub.observability.heartbeat import DEFAULT_ROLES, Heartbeat, start_heartbeat_thread
+from hub.observability.heartbeat import Heartbeat, start_heartbeat_thread
 from hub.observability.logs import configure_logging
 from hub.observability.metrics import observe_batch, serve_worker_metrics
 from hub.routing.service import ensure_default_rules, route_feedback
 from hub.sources.scheduler import start_scheduler_thread
 from hub.store.engine import make_engine, session_scope
+from hub.store.wakeups import FEEDBACK_PENDING, Listener
 from hub.topics.service import seed_topics, store_model_topics
 
 if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is loaded
     from nlp.pipeline import Enrichment, Pipeline
 
 log = logging.getLogger(__name__)
+#: What a worker process can run; ``feedback-hub worker`` runs all of them unless told ``--only``.
+ROLES = frozenset({"nlp", "collect", "notify"})
 
 
 @dataclass
@@ -63,18 +71,25 @@ class Worker:
         self.owner = self.owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def run(self, stop: Event) -> None:
-        """Process batches until ``stop`` is set, waiting a little when nothing is pending."""
+        """Process batches until ``stop`` is set; when nothing is pending, wait for an ingest
+        (PostgreSQL wakes it) or the poll interval."""
         log.info("worker %s started", self.owner)
-        while not stop.is_set():
-            try:
-                claimed = self.run_once()
-            except Exception:  # the database restarting, say: keep the worker alive, back off
-                log.exception("worker %s: batch failed; retrying after a pause", self.owner)
-                stop.wait(self.settings.worker_poll_seconds * 10)
-                continue
-            if claimed == 0:
-                stop.wait(self.settings.worker_poll_seconds)
+        with Listener(self.engine, FEEDBACK_PENDING) as ingested:
+            while not stop.is_set():
+                try:
+                    claimed = self.run_once()
+                except Exception:  # the database restarting, say: keep the worker alive, back off
+                    log.exception("worker %s: batch failed; retrying after a pause", self.owner)
+                    stop.wait(self.settings.worker_poll_seconds * 10)
+                    continue
+                if claimed == 0:
+                    ingested.wait(self.settings.worker_poll_seconds, stop)
         log.info("worker %s stopped", self.owner)
+
+    def run_until_drained(self, stop: Event) -> None:
+        """Process batches until nothing is pending (or ``stop`` is set)."""
+        while not stop.is_set() and self.run_once():
+            pass
 
     def run_once(self) -> int:
         """Claim, enrich and store one batch; returns how many items were claimed."""
@@ -150,45 +165,60 @@ class Worker:
 
 
 def run_until_signalled(
-    settings: Settings | None = None, *, once: bool = False, roles: str = DEFAULT_ROLES
+    settings: Settings | None = None, *, once: bool = False, roles: frozenset[str] = ROLES
 ) -> None:
-    """A worker process: runs until SIGTERM/SIGINT (with ``once``: until nothing is pending).
+    """A worker process running ``roles`` until SIGTERM/SIGINT, with its heartbeat.
 
-    ``roles`` is what its heartbeat reports (nlp, collect, notify).
+    ``once``: enrich until nothing is pending, then stop (the other roles do not run).
     """
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, pool_size=2)
-    worker = Worker(engine, settings, PipelineLoader(settings))
-    heartbeat = Heartbeat(engine, worker.owner, roles=roles)
-    worker.on_batch = heartbeat.record_batch
-    configure_logging(level=settings.log_level, log_format=settings.log_format, worker=worker.owner)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    heartbeat = Heartbeat(engine, owner, roles=",".join(sorted(roles)))
+    configure_logging(level=settings.log_level, log_format=settings.log_format, worker=owner)
     with session_scope(engine) as session:
         seed_topics(session)
         ensure_default_rules(session)
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _setter(stop))
-    # Collectors and the notifier (SLA alerts, outbox) run beside enrichment in every
-    # long-running worker (not in --once runs).
     threads = [
         start_heartbeat_thread(heartbeat, every=settings.worker_heartbeat_seconds, stop=stop)
     ]
     if not once:
         serve_worker_metrics(settings.worker_metrics_port)
+    if not once and "notify" in roles:
         threads.append(start_notifier_thread(engine, settings, stop))
-        if settings.scheduler_enabled:
-            threads.append(start_scheduler_thread(engine, settings, stop))
+    if not once and "collect" in roles and settings.scheduler_enabled:
+        threads.append(start_scheduler_thread(engine, settings, stop))
     try:
-        if once:
-            while not stop.is_set() and worker.run_once():
-                pass
+        if "nlp" in roles:
+            worker = Worker(engine, settings, PipelineLoader(settings), owner=owner)
+            worker.on_batch = heartbeat.record_batch
+            if once:
+                worker.run_until_drained(stop)
+            else:
+                worker.run(stop)
         else:
-            worker.run(stop)
+            while not once and not stop.wait(1.0):  # the other roles run in their threads
+                pass
     finally:
         stop.set()  # a --once run ends here: its heartbeat removes its row
         for thread in threads:
             thread.join(timeout=30)
         engine.dispose()
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    """Roles from a comma-separated list ("nlp,notify"); ``InvalidInput`` names unknown ones."""
+    roles = frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = sorted(roles - ROLES)
+    if unknown or not roles:
+        raise InvalidInput(
+            f"unknown worker role(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(sorted(ROLES))}"
+        )
+    return roles
 
 
 def _setter(stop: Event) -> Callable[[int, object], None]:

@@ -24,6 +24,7 @@ from hub.observability.metrics import count_ingested
 from hub.sources.service import resolve_source_ids
 from hub.store.types import utcnow
 from hub.store.upsert import insert_new_rows, lock_for_writing
+from hub.store.wakeups import FEEDBACK_PENDING, announce
 
 Key = tuple[int, str]  # (source_id, external_id)
 
@@ -161,6 +162,8 @@ def store_items(
     created = insert_new_rows(session, table, ordered, key=["source_id", "external_id"])
     record_new(session, [rows[key] for key in sorted(created)])  # duplicates add nothing
     count_ingested(source_kind, len(created))  # by kind: source names come from callers
+    if created:
+        announce(session, FEEDBACK_PENDING)  # wakes an idle NLP worker once this commits
     stored = {key: (feedback_id, rows[key]["content_hash"]) for key, feedback_id in created.items()}
     stored |= _stored_by_key(session, set(rows) - created.keys())  # sent before (or raced)
     return [_result(key, item, created, first_index, stored) for key, item in keyed]

@@ -1,8 +1,7 @@
 """The deliverer: claim due outbox messages under a lease, send each, record how it went.
 
-Claims work like ``hub.enrichment.claims``: PostgreSQL deliverers claim with ``FOR UPDATE SKIP
-LOCKED`` so they never wait on each other nor share a message; SQLite runs the claim as one
-UPDATE (it has one writer). The claim is committed before anything is sent, and each result is
+Claims go through ``hub.store.leases``, like every claim loop: deliverers never wait on each
+other nor share a message. The claim is committed before anything is sent, and each result is
 written as soon as its send ends, by the lease holder only. Delivery is at least once: a
 deliverer that dies between sending and recording leaves its claim to expire, and the message
 goes out again with the same id (Message-ID, ``webhook-id``) so the receiver can drop it.
@@ -26,7 +25,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy import Engine, Table, and_, or_, update
 
 import hub
 from hub.config import Settings
@@ -34,6 +33,7 @@ from hub.notifications.models import Channel, OutboxMessage, OutboxStatus
 from hub.notifications.service import masked_url
 from hub.sources.transport import retry_after_seconds
 from hub.store.engine import session_scope
+from hub.store.leases import claim
 from hub.store.types import utcnow
 
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -176,27 +176,22 @@ def claim_due(engine: Engine, *, owner: str, size: int, lease: timedelta) -> lis
         and_(c.status == OutboxStatus.pending.value, c.next_attempt_at <= now),
         and_(c.status == OutboxStatus.sending.value, c.lease_until < now),
     )
-    claimable = (
-        select(c.id)
-        .where(due)
-        .order_by(c.next_attempt_at, c.id)
-        .limit(size)
-        .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite runs one writer anyway
-    )
-    statement = (
-        update(OUTBOX)
-        .where(c.id.in_(claimable.scalar_subquery()))
-        .values(
-            status=OutboxStatus.sending.value,
-            lease_owner=owner,
-            lease_until=now + lease,
-            attempts=c.attempts + 1,
-        )
-        .returning(*(c[column.name] for column in fields(Claimed)))
-    )
     with session_scope(engine) as session:
-        rows = session.execute(statement).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda claimed: claimed.id)
+        rows = claim(
+            session,
+            OUTBOX,
+            where=due,
+            values={
+                "status": OutboxStatus.sending.value,
+                "lease_owner": owner,
+                "lease_until": now + lease,
+                "attempts": c.attempts + 1,
+            },
+            returning=[c[column.name] for column in fields(Claimed)],
+            order_by=[c.next_attempt_at, c.id],
+            limit=size,
+        )
+    return sorted((Claimed(**row._mapping) for row in rows), key=lambda claimed: claimed.id)
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:

@@ -25,6 +25,7 @@ from hub.notifications.models import (
     OutboxStatus,
 )
 from hub.store.types import utcnow
+from hub.store.wakeups import OUTBOX_QUEUED, announce
 
 MAX_SUBJECT = 300
 MAX_LIST = 500
@@ -56,6 +57,8 @@ def enqueue(
     ]
     session.add_all(messages)
     session.flush()
+    if messages:
+        announce(session, OUTBOX_QUEUED)  # wakes an idle notifier once this commits
     return messages
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy import Engine, Table, and_, select, update
 from sqlmodel import Session
 
 import hub
@@ -30,6 +30,7 @@ from hub.sources.models import Source, SourceRun
 from hub.sources.service import validated_config
 from hub.sources.transport import RateLimited, RetryingTransport, Sleep, retry_after_seconds
 from hub.store.engine import session_scope
+from hub.store.leases import claim, lease_free
 from hub.store.types import utcnow
 from hub.store.upsert import lock_for_writing
 
@@ -122,14 +123,23 @@ def _claim(engine: Engine, *, name: str, owner: str, lease: timedelta) -> _Claim
     now = utcnow()
     c = SOURCE.c
     with session_scope(engine) as session:
-        statement = (
-            update(SOURCE)
-            .where(c.name == name)
-            .where(or_(c.lease_until.is_(None), c.lease_until < now, c.lease_owner == owner))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(c.id, c.kind, c.config, c.cursor, c.interval_seconds, c.consecutive_failures)
+        rows = claim(
+            session,
+            SOURCE,
+            where=and_(
+                c.name == name, lease_free(c.lease_until, now, owner=c.lease_owner, me=owner)
+            ),
+            values={"lease_owner": owner, "lease_until": now + lease},
+            returning=[
+                c.id,
+                c.kind,
+                c.config,
+                c.cursor,
+                c.interval_seconds,
+                c.consecutive_failures,
+            ],
         )
-        row = session.execute(statement).first()
+        row = rows[0] if rows else None
         if row is not None and row.interval_seconds <= 0:
             raise InvalidInput(f"{name!r} is not a pulled source (it receives what is sent to it)")
         if row is None:

@@ -23,6 +23,7 @@ from hub.sources.models import Source
 from hub.sources.runner import run_source
 from hub.sources.transport import Sleep
 from hub.store.engine import session_scope
+from hub.store.leases import lease_free
 from hub.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def due_sources(engine: Engine, *, now: datetime | None = None) -> list[str]:
             .where(col(Source.enabled).is_(True), col(Source.kind).in_(kinds))
             .where(col(Source.interval_seconds) > 0)
             .where(or_(col(Source.next_run_at).is_(None), col(Source.next_run_at) <= now))
-            .where(or_(col(Source.lease_until).is_(None), col(Source.lease_until) < now))
+            .where(lease_free(col(Source.lease_until), now))
             .order_by(col(Source.next_run_at))
         ).all()
     return list(names)

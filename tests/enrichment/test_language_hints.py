@@ -48,7 +48,7 @@ def _statements(engine: Engine) -> Iterator[list[str]]:
 
 
 def _queries(statements: list[str]) -> list[str]:
-    return [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "SELECT"))]
+    return [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "SELECT", "WITH"))]
 
 
 def test_hints_come_from_the_item_then_its_customer(db: Database) -> None:

@@ -1,5 +1,7 @@
 """Migrations from empty on both backends; the models and the migrated schema agree."""
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -71,3 +73,33 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:  # type: i
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_processes_starting_at_once_migrate_once(empty_engine: Engine) -> None:
+    """N containers starting together: each upgrades on its own connections, none fails."""
+    url = empty_engine.url.render_as_string(hide_password=False)
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start_up() -> None:
+        engine = make_engine(url)
+        try:
+            start.wait()
+            upgrade(engine)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start_up, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "an upgrade is stuck"
+    assert not errors, errors
+    assert is_current(empty_engine)
+    with empty_engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert len(versions) == 1
