@@ -146,14 +146,14 @@ def app(settings: Settings, db: Database, request: pytest.FixtureRequest) -> Fas
     if settings != default_settings(db):
         return create_app(settings, engine=db.engine)
     shared: FastAPI = request.getfixturevalue("shared_app")
-    reset_app(shared, settings)
+    reset_app(shared, settings, db.engine)
     return shared
 
 
-def reset_app(app: FastAPI, settings: Settings) -> None:
+def reset_app(app: FastAPI, settings: Settings, engine: Engine) -> None:
     """Forget what earlier tests left in ``app``: its state (settings, caches, the widget's rate
     limiter) and its middleware, rebuilt on the next request with empty caches."""
-    app.state = State({"settings": settings, "engine": app.state.engine})
+    app.state = State({"settings": settings, "engine": engine})
     app.state.nlp_status_cache = NlpStatusCache()
     app.middleware_stack = None
     app.dependency_overrides.clear()
