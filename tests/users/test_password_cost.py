@@ -11,7 +11,7 @@ from sqlmodel import select
 from hub.config import Settings, get_settings
 from hub.store.engine import session_scope
 from hub.users.models import Role, User, UserCreate
-from hub.users.service import check_password, create_user, passwords
+from hub.users.service import check_password, create_user, password_hasher
 from tests.conftest import Database
 
 PASSWORD = "a long enough password"
@@ -24,10 +24,10 @@ PRODUCTION = "m=65536,t=3,p=4"
 def fresh_hasher() -> Iterator[None]:
     """Settings and hasher read again from the environment, before and after the test."""
     get_settings.cache_clear()
-    passwords.cache_clear()
+    password_hasher.cache_clear()
     yield
     get_settings.cache_clear()
-    passwords.cache_clear()
+    password_hasher.cache_clear()
 
 
 def stored_hash(db: Database) -> str:
@@ -73,7 +73,7 @@ def test_a_cheap_hash_signs_in_after_the_cost_goes_up(
     monkeypatch.setenv("HUB_PASSWORD_TIME_COST", "3")
     monkeypatch.setenv("HUB_PASSWORD_MEMORY_KIB", "65536")
     get_settings.cache_clear()
-    passwords.cache_clear()
+    password_hasher.cache_clear()
     assert signs_in(db)
     assert PRODUCTION in stored_hash(db)
     with session_scope(db.engine) as session:
