@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     redis_url: str = ""
     forwarded_allow_ips: str = ""
     export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+    # argon2id's cost (RFC 9106's low-memory profile, argon2-cffi's defaults); only tests lower it.
+    password_time_cost: int = Field(default=3, ge=1, le=100)
+    password_memory_kib: int = Field(default=64 * 1024, ge=32, le=4 * 1024 * 1024)
 
     @field_validator("public_url")
     @classmethod

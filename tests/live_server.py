@@ -1,13 +1,13 @@
 """A real `feedback-hub serve` process on a free port, for browser and end-to-end tests."""
 
-import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -16,7 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from hub.store.engine import make_engine
+from hub.auth.service import create_key
+from hub.store.engine import make_engine, session_scope
+from hub.store.migrate import upgrade
+from hub.users.models import Role, UserCreate
+from hub.users.service import create_user
 
 CLI = [sys.executable, "-m", "hub.cli"]
 T = TypeVar("T")
@@ -48,32 +52,20 @@ def live_server(workdir: Path, *, demo: bool = False) -> Iterator[LiveServer]:
         "HUB_DATABASE_URL": f"sqlite:///{workdir / 'hub.db'}",
         "HUB_LOG_LEVEL": "warning",
     }
-    created = subprocess.run(
-        [*CLI, "keys", "create", "--name", "e2e", "--scope", "ingest", "--scope", "read", "--json"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = json.loads(created.stdout)["key"]
-    admin = LiveServer("", "", Path())
-    subprocess.run(
-        [*CLI, "users", "create", "--email", admin.email, "--password", admin.password,
-         "--role", "admin", "--name", "Ada Admin"],
-        env=env, cwd=workdir, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    key = _prepare_database(env["HUB_DATABASE_URL"])
     log = workdir / "serve.log"
     args = [*CLI, "serve", "--port", str(port), *(["--demo"] if demo else [])]
     with log.open("w") as out:
-        process = subprocess.Popen(args, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, with the worker it starts
+        )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base_url, process, log)
         yield LiveServer(base_url, key, log)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        _stop(process)
 
 
 @contextmanager
@@ -89,6 +81,36 @@ def seeded_server(workdir: Path, seed: Callable[[Engine], T]) -> Iterator[tuple[
             finally:
                 engine.dispose()
             yield server, seeded
+
+
+def _prepare_database(url: str) -> str:
+    """Migrate, make an ingest+read key and the admin, in this process (a CLI process per step
+    cost seconds each); returns the key."""
+    admin = LiveServer
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with session_scope(engine) as session:
+            key = create_key(session, name="e2e", scopes=["ingest", "read"]).key
+            data = UserCreate(
+                email=admin.email, password=admin.password, role=Role.admin, name="Ada Admin"
+            )
+            create_user(session, data=data)
+        return key
+    finally:
+        engine.dispose()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server and the worker process it started. uvicorn re-raises SIGTERM once it has
+    shut down, so serve dies before it stops its worker: left alone, each worker lived on (2 GB,
+    a core) after its test run."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen, log: Path) -> None:  # type: ignore[type-arg]

@@ -1,8 +1,12 @@
 """Users and teams: creating, changing, checking passwords."""
 
+from functools import cache
+
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, col, select
 
+from hub.config import get_settings
 from hub.customers.models import normalised_email
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.store.types import utcnow
@@ -18,9 +22,22 @@ from hub.users.models import (
     UserUpdate,
 )
 
-passwords = PasswordHash.recommended()  # argon2id with the library's current parameters
-# Checked when the email is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = passwords.hash("no user has this password")
+
+@cache
+def password_hasher() -> PasswordHash:
+    """argon2id at the cost the settings give (read once per process). Each hash carries its
+    own parameters, so hashes made at another cost still verify, and are redone on sign-in."""
+    settings = get_settings()
+    hasher = Argon2Hasher(
+        time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib
+    )
+    return PasswordHash((hasher,))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the email is unknown, so a wrong address costs as long as a wrong password."""
+    return password_hasher().hash("no user has this password")
 
 
 def create_user(session: Session, *, data: UserCreate) -> UserPublic:
@@ -30,7 +47,7 @@ def create_user(session: Session, *, data: UserCreate) -> UserPublic:
     user = User(
         email=data.email,
         name=data.name.strip() or data.email.split("@")[0],
-        password_hash=passwords.hash(data.password),
+        password_hash=password_hasher().hash(data.password),
         role=data.role.value,
     )
     session.add(user)
@@ -46,12 +63,12 @@ def check_password(session: Session, *, email: str, password: str) -> User | Non
         address = ""
     user = session.exec(select(User).where(User.email == address)).first() if address else None
     if user is None:
-        passwords.verify(password, _DUMMY_HASH)
+        password_hasher().verify(password, _dummy_hash())
         return None
-    valid, new_hash = passwords.verify_and_update(password, user.password_hash)
+    valid, new_hash = password_hasher().verify_and_update(password, user.password_hash)
     if not valid or not user.active:
         return None
-    if new_hash is not None:  # the library's parameters moved on: keep the hash current
+    if new_hash is not None:  # made at another cost: keep the hash current
         user.password_hash = new_hash
     user.last_login_at = utcnow()
     session.add(user)
@@ -70,7 +87,7 @@ def update_user(session: Session, *, user_id: int, changes: UserUpdate) -> UserP
     if changes.active is not None:
         user.active = changes.active
     if changes.password is not None:
-        user.password_hash = passwords.hash(changes.password)
+        user.password_hash = password_hasher().hash(changes.password)
     session.add(user)
     session.flush()
     return user_public(session, user)

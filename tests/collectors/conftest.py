@@ -6,7 +6,7 @@ import pytest
 
 from hub.store.engine import make_engine
 from hub.store.migrate import upgrade
-from tests.conftest import Database, truncate_all
+from tests.conftest import Database, empty_tables
 
 
 @pytest.fixture(scope="session")
@@ -22,4 +22,4 @@ def collector_db_migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def collector_db(collector_db_migrated: Database) -> Iterator[Database]:
     """A migrated SQLite database, emptied after the test."""
     yield collector_db_migrated
-    truncate_all(collector_db_migrated.engine)
+    empty_tables(collector_db_migrated.engine)
