@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     redis_url: str = ""
     forwarded_allow_ips: str = ""
     export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_email: int = Field(default=50, ge=1, le=100_000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
 
     @field_validator("public_url")
     @classmethod
