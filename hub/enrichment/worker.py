@@ -31,6 +31,7 @@ from hub.enrichment.claims import (
     write_sentiments,
 )
 from hub.enrichment.pipeline import PipelineLoader
+from hub.lifecycle import die_with_parent
 from hub.notifications.tasks import start_notifier_thread
 from hub.observability.heartbeat import DEFAULT_ROLES, Heartbeat, start_heartbeat_thread
 from hub.observability.logs import configure_logging
@@ -189,6 +190,12 @@ def run_until_signalled(
         for thread in threads:
             thread.join(timeout=30)
         engine.dispose()
+
+
+def run_as_child(parent_pid: int) -> None:
+    """``run_until_signalled`` in a child process of ``serve``: it stops when its parent ends."""
+    die_with_parent(parent_pid)
+    run_until_signalled()
 
 
 def _setter(stop: Event) -> Callable[[int, object], None]:
