@@ -45,10 +45,15 @@ class Item:
 
 @dataclass(slots=True)
 class Page:
-    """Items from one response and the cursor to resume from once they are stored."""
+    """Items from one response and the cursor to resume from once they are stored.
+
+    ``rejected`` says why each entry of the response that cannot be used at all (no id, say)
+    was left out: one such entry never costs the page its good items.
+    """
 
     items: list[Item]
     cursor: Cursor
+    rejected: list[str] = field(default_factory=list)
 
 
 class CollectorConfig(BaseModel):
