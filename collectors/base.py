@@ -8,7 +8,7 @@ maps webhook deliveries instead. Neither ever touches the database.
 """
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -125,3 +125,18 @@ def expect(condition: bool, message: str, body: Any) -> None:
     """Raise ``MalformedResponse`` with a sample of ``body`` unless ``condition`` holds."""
     if not condition:
         raise MalformedResponse(message, sample=json.dumps(body, default=str)[:2000])
+
+
+def split_entries(
+    entries: list[Any], problem: Callable[[Any], str | None]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The entries in which ``problem`` finds nothing wrong, and why each other one is left out
+    (with a sample): an entry that cannot be used is rejected alone, never its page."""
+    usable, rejected = [], []
+    for entry in entries:
+        reason = problem(entry) if isinstance(entry, dict) else "not an object"
+        if reason is None:
+            usable.append(entry)
+        else:
+            rejected.append(f"{reason}: {json.dumps(entry, default=str)[:200]}")
+    return usable, rejected
