@@ -128,13 +128,15 @@ def expect(condition: bool, message: str, body: Any) -> None:
 
 
 def split_entries(
-    entries: list[Any], problem: Callable[[Any], str | None]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The entries in which ``problem`` finds nothing wrong, and why each other one is left out
-    (with a sample): an entry that cannot be used is rejected alone, never its page."""
+    entries: list[Any], problem: Callable[[Any], str | None], *, shape: type = dict
+) -> tuple[list[Any], list[str]]:
+    """The entries (JSON objects, or arrays with ``shape=list``) in which ``problem`` finds
+    nothing wrong, and why each other one is left out (with a sample): an entry that cannot be
+    used is rejected alone, never its page."""
     usable, rejected = [], []
     for entry in entries:
-        reason = problem(entry) if isinstance(entry, dict) else "not an object"
+        wrong_shape = "not an object" if shape is dict else "not an array"
+        reason = problem(entry) if isinstance(entry, shape) else wrong_shape
         if reason is None:
             usable.append(entry)
         else:
