@@ -28,7 +28,6 @@ from collectors.base import (
     CollectorConfig,
     Cursor,
     Item,
-    MalformedResponse,
     Page,
     expect,
     json_body,
@@ -85,34 +84,38 @@ class AppStoreCollector:
         backfill_from = time.time() - config.backfill_days * DAY
         for country in config.countries:
             sweep = Sweep.start(states.get(country), backfill_from=backfill_from)
-            async for items, state in _read_country(client, config, country, sweep):
+            async for items, state, rejected in _read_country(client, config, country, sweep):
                 states[country] = state
-                yield Page(items, {"countries": dict(states)})
+                yield Page(items, {"countries": dict(states)}, rejected)
 
 
 async def _read_country(
     client: httpx.AsyncClient, config: AppStoreConfig, country: str, sweep: Sweep
-) -> AsyncIterator[tuple[list[Item], Cursor]]:
-    """One storefront's pages from where its sweep stands, each with that country's cursor."""
+) -> AsyncIterator[tuple[list[Item], Cursor, list[str]]]:
+    """One storefront's pages from where its sweep stands, each with that country's cursor
+    and the entries it had to leave out."""
     while True:
         number = int(sweep.resume.get("page", 1))
         known_last = sweep.resume.get("last")
         feed = await _fetch_page(client, config, country, number, known_last)
         if feed is None:  # the store refused a page past the end: the listing is read
-            yield [], sweep.done_cursor()
+            yield [], sweep.done_cursor(), []
             return
-        entries = reviews_of(feed)
+        entries, rejected = reviews_of(feed)
         last = last_page(feed) or known_last  # None: the feed did not say
-        keep, went_below = sweep.fresh([review_time(entry).timestamp() for entry in entries])
+        undated = feed_time(feed)
+        # An undated review counts as at the mark: read, but it neither ends nor lifts the read.
+        keep, went_below = sweep.fresh([_stamp(entry, sweep.high_water) for entry in entries])
         items = [
             item
             for i in keep
-            if (item := to_item(entries[i], country=country, app_id=config.app_id)) is not None
-        ]
-        if not entries or went_below or number >= min(last or MAX_PAGE, MAX_PAGE):
-            yield items, sweep.done_cursor()
+            if (item := to_item(entries[i], country=country, app_id=config.app_id,
+                                undated=undated)) is not None
+        ]  # fmt: skip
+        if not (entries or rejected) or went_below or number >= min(last or MAX_PAGE, MAX_PAGE):
+            yield items, sweep.done_cursor(), rejected
             return
-        yield items, sweep.page_cursor(page=number + 1, last=last)
+        yield items, sweep.page_cursor(page=number + 1, last=last), rejected
 
 
 async def _fetch_page(
@@ -152,34 +155,49 @@ def _past_the_end(status: int, number: int, known_last: int | None) -> bool:
     return status == 404 or known_last is None or number > known_last
 
 
-def reviews_of(feed: dict[str, Any]) -> list[dict[str, Any]]:
-    """The page's reviews: ``entry`` as a list, without the app's own metadata entry."""
+def reviews_of(feed: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The page's reviews (``entry`` as a list, without the app's own metadata entry), and why
+    each entry that cannot be a review (no object, no id) was left out."""
     entries = feed.get("entry")
     if entries is None:  # an empty page (past the last review) has no `entry` at all
-        return []
+        return [], []
     if isinstance(entries, dict):  # a page with a single review
         entries = [entries]
     expect(isinstance(entries, list), "`feed.entry` is neither a list nor an object", feed)
-    reviews = []
+    reviews, rejected = [], []
     for entry in entries:
-        expect(isinstance(entry, dict), "an entry is not an object", entry)
-        if "im:rating" not in entry and ("im:name" in entry or "im:artist" in entry):
+        if not isinstance(entry, dict):
+            rejected.append(f"an entry is not an object: {json.dumps(entry, default=str)[:200]}")
+        elif "im:rating" not in entry and ("im:name" in entry or "im:artist" in entry):
             continue  # older feeds lead with the app itself, which is no review
-        expect(bool(label(entry.get("id"))), "a review has no `id.label`", entry)
-        review_time(entry)  # raises on a missing or unreadable date
-        reviews.append(entry)
-    return reviews
+        elif not label(entry.get("id")):
+            rejected.append(f"a review has no `id.label`: {json.dumps(entry, default=str)[:200]}")
+        else:
+            reviews.append(entry)
+    return reviews, rejected
 
 
-def review_time(entry: dict[str, Any]) -> datetime:
-    """When the review was written (or last edited): ``updated.label``, tz-aware."""
+def review_time(entry: dict[str, Any], undated: datetime) -> datetime:
+    """When the review was written (or last edited): ``updated.label``, tz-aware; ``undated``
+    when the entry has no readable ``updated`` (real feeds omit it now and then)."""
+    return _time(label(entry.get("updated"))) or undated
+
+
+def _stamp(entry: dict[str, Any], undated: float) -> float:
+    when = _time(label(entry.get("updated")))
+    return when.timestamp() if when else undated
+
+
+def feed_time(feed: dict[str, Any]) -> datetime:
+    """The date an undated review gets: the feed's own ``updated``, else now (the read's time)."""
+    return _time(label(feed.get("updated"))) or datetime.now(UTC)
+
+
+def _time(value: str | None) -> datetime | None:
     try:
-        when = datetime.fromisoformat(label(entry.get("updated")) or "")
-    except ValueError as exc:
-        raise MalformedResponse(
-            "a review's `updated.label` is missing or not an ISO date",
-            sample=json.dumps(entry, default=str),
-        ) from exc
+        when = datetime.fromisoformat(value or "")
+    except ValueError:
+        return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -221,8 +239,11 @@ def _number(node: Any) -> int | None:
         return None
 
 
-def to_item(entry: dict[str, Any], *, country: str, app_id: str) -> Item | None:
-    """A review as feedback; None for one with no words and no rating."""
+def to_item(
+    entry: dict[str, Any], *, country: str, app_id: str, undated: datetime | None = None
+) -> Item | None:
+    """A review as feedback (dated ``undated``, else now, if it has no ``updated``); None for
+    one with no words and no rating."""
     rating = _number(entry.get("im:rating"))
     score = rating if rating is not None and 1 <= rating <= 5 else None
     text = clean(label(entry.get("content")))
@@ -240,7 +261,7 @@ def to_item(entry: dict[str, Any], *, country: str, app_id: str) -> Item | None:
     return Item(
         external_id=str(label(entry.get("id"))),
         channel="review",
-        created_at=review_time(entry),
+        created_at=review_time(entry, undated or datetime.now(UTC)),
         text=text,
         title=title,
         score_type="stars" if score is not None else None,

@@ -8,7 +8,7 @@ maps webhook deliveries instead. Neither ever touches the database.
 """
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -45,10 +45,15 @@ class Item:
 
 @dataclass(slots=True)
 class Page:
-    """Items from one response and the cursor to resume from once they are stored."""
+    """Items from one response and the cursor to resume from once they are stored.
+
+    ``rejected`` says why each entry of the response that cannot be used at all (no id, say)
+    was left out: one such entry never costs the page its good items.
+    """
 
     items: list[Item]
     cursor: Cursor
+    rejected: list[str] = field(default_factory=list)
 
 
 class CollectorConfig(BaseModel):
@@ -120,3 +125,20 @@ def expect(condition: bool, message: str, body: Any) -> None:
     """Raise ``MalformedResponse`` with a sample of ``body`` unless ``condition`` holds."""
     if not condition:
         raise MalformedResponse(message, sample=json.dumps(body, default=str)[:2000])
+
+
+def split_entries(
+    entries: list[Any], problem: Callable[[Any], str | None], *, shape: type = dict
+) -> tuple[list[Any], list[str]]:
+    """The entries (JSON objects, or arrays with ``shape=list``) in which ``problem`` finds
+    nothing wrong, and why each other one is left out (with a sample): an entry that cannot be
+    used is rejected alone, never its page."""
+    usable, rejected = [], []
+    for entry in entries:
+        wrong_shape = "not an object" if shape is dict else "not an array"
+        reason = problem(entry) if isinstance(entry, shape) else wrong_shape
+        if reason is None:
+            usable.append(entry)
+        else:
+            rejected.append(f"{reason}: {json.dumps(entry, default=str)[:200]}")
+    return usable, rejected

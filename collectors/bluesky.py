@@ -20,7 +20,6 @@ IP. The PDS reports them in ``RateLimit-Remaining``/``RateLimit-Reset`` and answ
 they are spent; the runner's transport handles the 429.
 """
 
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,10 +33,10 @@ from collectors.base import (
     CollectorConfig,
     Cursor,
     Item,
-    MalformedResponse,
     Page,
     expect,
     json_body,
+    split_entries,
 )
 from collectors.sweep import Sweep
 from collectors.text import clean
@@ -98,16 +97,17 @@ class BlueskyCollector:
         while True:
             sent = sweep.resume.get("cursor")
             body = await _search(client, config, session, since=sweep.high_water, cursor=sent)
-            posts = body["posts"]
-            keep, _ = sweep.fresh([post_time(post).timestamp() for post in posts])
+            posts, rejected = split_entries(body["posts"], _unusable)
+            # An undated post counts as at the mark: read, but it neither ends nor lifts it.
+            keep, _ = sweep.fresh([_stamp(post, sweep.high_water) for post in posts])
             # The server applies `since` itself: keep all it returned (its clock for a post may
             # differ from ours), but a page wholly below the mark means it ignored the filter.
             items = [item for post in posts if (item := to_item(post)) is not None]
             token = body.get("cursor")
             if not token or str(token) == sent or (posts and not keep):
-                yield Page(items, sweep.done_cursor())
+                yield Page(items, sweep.done_cursor(), rejected)
                 return
-            yield Page(items, sweep.page_cursor(cursor=str(token)))
+            yield Page(items, sweep.page_cursor(cursor=str(token)), rejected)
 
 
 def _xrpc(config: BlueskyConfig, method: str) -> str:
@@ -189,22 +189,19 @@ async def _search(
 
 
 def _checked(body: Any) -> dict[str, Any]:
-    """The search body, once it is known to hold posts with an at:// uri and a time."""
+    """The search body, once it is known to hold a list of posts."""
     expect(
         isinstance(body, dict) and isinstance(body.get("posts"), list),
         "expected an object with a `posts` list",
         body,
     )
-    for post in body["posts"]:
-        expect(
-            isinstance(post, dict)
-            and isinstance(post.get("uri"), str)
-            and post["uri"].startswith("at://"),
-            "a post lacks an at:// `uri`",
-            post,
-        )
-        post_time(post)
     return dict(body)
+
+
+def _unusable(post: dict[str, Any]) -> str | None:
+    uri = post.get("uri")
+    usable = isinstance(uri, str) and uri.startswith("at://")
+    return None if usable else "a post lacks an at:// `uri`"
 
 
 def _iso(stamp: float) -> str:
@@ -228,8 +225,9 @@ def _parse_time(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)  # the spec wants a zone; UTC if none
 
 
-def post_time(post: dict[str, Any]) -> datetime:
-    """When the post was made: ``createdAt``, unless it is later than ``indexedAt``.
+def post_time(post: dict[str, Any]) -> datetime | None:
+    """When the post was made: ``createdAt``, unless it is later than ``indexedAt``; None
+    without either.
 
     A ``createdAt`` after the post was indexed is a client's clock error (or a backdate into
     the future); the AppView's ``sortAt``, which ``sort=latest`` and ``since`` use, takes the
@@ -237,11 +235,12 @@ def post_time(post: dict[str, Any]) -> datetime:
     """
     record = _object(post.get("record"))
     created, indexed = _parse_time(record.get("createdAt")), _parse_time(post.get("indexedAt"))
-    when = min(created, indexed) if created and indexed else created or indexed
-    if when is None:
-        message = "a post has neither a valid `record.createdAt` nor a valid `indexedAt`"
-        raise MalformedResponse(message, sample=json.dumps(post, default=str))
-    return when
+    return min(created, indexed) if created and indexed else created or indexed
+
+
+def _stamp(post: dict[str, Any], undated: float) -> float:
+    when = post_time(post)
+    return when.timestamp() if when is not None else undated
 
 
 def _count(value: Any) -> int | None:
@@ -282,7 +281,8 @@ def _metadata(post: dict[str, Any], record: dict[str, Any], did: str) -> dict[st
 
 
 def to_item(post: dict[str, Any]) -> Item | None:
-    """A post as feedback; None for one with no words (an image or a link on its own)."""
+    """A post as feedback (dated now if it has no time); None for one with no words (an image
+    or a link on its own)."""
     record = _object(post.get("record"))
     text = clean(record.get("text"))
     if text is None:
@@ -296,7 +296,7 @@ def to_item(post: dict[str, Any]) -> Item | None:
     return Item(
         external_id=post["uri"],
         channel="social",
-        created_at=post_time(post),
+        created_at=post_time(post) or datetime.now(UTC),  # undated: the read's time
         text=text,
         author=handle,
         url=_post_url(handle, did, post["uri"]),

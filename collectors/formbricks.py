@@ -19,7 +19,6 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -135,14 +134,13 @@ class FormbricksCollector:
 
 
 def to_item(response: dict[str, Any], config: FormbricksConfig) -> Item | None:
-    """A finished response as feedback; None when it holds neither a comment nor a score."""
+    """A finished response as feedback (dated when it reached the hub if it has no time); None
+    when it holds neither a comment nor a score."""
     answers = response.get("data") or {}
     expect(isinstance(answers, dict), "`data.data` is not an object of answers", response)
     # updatedAt of a finished response is when it was finished: what the customer said last.
     created_at = _time(response.get("updatedAt")) or _time(response.get("createdAt"))
-    if created_at is None:
-        sample = json.dumps(response, default=str)
-        raise MalformedResponse("a response lacks a valid `updatedAt`/`createdAt`", sample=sample)
+    created_at = created_at or datetime.now(UTC)  # neither: when the delivery reached the hub
     text = _comment(answers, config)
     score = _score(answers, config)
     if text is None and score is None:

@@ -27,7 +27,15 @@ from urllib.parse import quote
 import httpx
 from pydantic import AnyHttpUrl, Field
 
-from collectors.base import CollectorConfig, Cursor, Item, MalformedResponse, Page, expect
+from collectors.base import (
+    CollectorConfig,
+    Cursor,
+    Item,
+    MalformedResponse,
+    Page,
+    expect,
+    split_entries,
+)
 from collectors.sweep import Sweep
 from collectors.text import clean
 
@@ -65,17 +73,20 @@ class GooglePlayCollector:
         """Reviews above the last high-water mark, newest first, one page per request."""
         sweep = Sweep.start(cursor, backfill_from=time.time() - config.backfill_days * DAY)
         while True:
-            reviews, token = await _fetch(client, config, sweep.resume.get("token"))
-            keep, went_below = sweep.fresh([review_time(review) for review in reviews])
+            listed, token = await _fetch(client, config, sweep.resume.get("token"))
+            reviews, rejected = split_entries(listed, _unusable, shape=list)
+            # An undated review counts as at the mark: read, but it neither ends nor lifts it.
+            stamps = [review_time(review) or sweep.high_water for review in reviews]
+            keep, went_below = sweep.fresh(stamps)
             items = [
                 item
                 for i in keep
                 if (item := to_item(reviews[i], app_id=config.app_id, lang=config.lang)) is not None
             ]
-            if not reviews or went_below or token is None:
-                yield Page(items, sweep.done_cursor())
+            if not listed or went_below or token is None:
+                yield Page(items, sweep.done_cursor(), rejected)
                 return
-            yield Page(items, sweep.page_cursor(token=token))
+            yield Page(items, sweep.page_cursor(token=token), rejected)
 
 
 def request_form(config: GooglePlayConfig, token: str | None) -> dict[str, str]:
@@ -113,17 +124,12 @@ def parse_response(text: str) -> tuple[list[list[Any]], str | None]:
     if reviews is None:  # no reviews (yet) in this language and storefront
         return [], None
     expect(isinstance(reviews, list), "the reviews ([0]) are not an array", result)
-    for review in reviews:
-        expect(
-            isinstance(review, list)
-            and len(review) > 5
-            and isinstance(review[0], str)
-            and bool(review[0])
-            and _epoch(review[5]) is not None,
-            "a review lacks its id ([0]) or its time ([5][0])",
-            review,
-        )
     return reviews, _token(result)
+
+
+def _unusable(review: list[Any]) -> str | None:
+    usable = bool(review) and isinstance(review[0], str) and bool(review[0])
+    return None if usable else "a review lacks its id ([0])"
 
 
 def _envelope(text: str) -> list[Any]:
@@ -186,9 +192,9 @@ def _at(value: Any, *path: int) -> Any:
     return value
 
 
-def review_time(review: list[Any]) -> float:
-    """When the review was written, in epoch seconds (``[5][0]``, checked by the parser)."""
-    return float(review[5][0])
+def review_time(review: list[Any]) -> float | None:
+    """When the review was written, in epoch seconds (``[5][0]``); None if it is missing."""
+    return _epoch(_at(review, 5))
 
 
 def _epoch(value: Any) -> float | None:
@@ -205,7 +211,8 @@ def _iso(value: Any) -> str | None:
 
 
 def to_item(review: list[Any], *, app_id: str, lang: str) -> Item | None:
-    """A review as feedback; None for one with neither words nor stars."""
+    """A review as feedback (dated now if it has no time); None for one with neither words nor
+    stars."""
     stars = _at(review, 2)
     score = stars if isinstance(stars, int) and not isinstance(stars, bool) else None
     score = score if score is not None and 1 <= score <= 5 else None
@@ -223,7 +230,7 @@ def to_item(review: list[Any], *, app_id: str, lang: str) -> Item | None:
     return Item(
         external_id=review_id,
         channel="review",
-        created_at=datetime.fromtimestamp(review_time(review), UTC),
+        created_at=datetime.fromtimestamp(review_time(review) or time.time(), UTC),
         text=text,
         score_type="stars" if score is not None else None,
         score=score,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import AnyHttpUrl, Field
 
-from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body
+from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body, split_entries
 from collectors.sweep import Sweep
 from collectors.text import clean, html_to_text
 
@@ -47,19 +47,22 @@ class HackerNewsCollector:
             before = sweep.resume.get("before")
             page_number = int(sweep.resume.get("page", 0))
             body = await self._search(client, config, sweep.high_water, before, page_number)
-            hits = body["hits"]
-            stamps = [float(hit["created_at_i"]) for hit in hits]
+            hits, rejected = split_entries(body["hits"], _unusable)
+            # An undated hit counts as at the mark: read, but it neither narrows nor lifts it.
+            stamps = [_stamp(hit, sweep.high_water) for hit in hits]
             keep, _ = sweep.fresh(stamps)
             items = [item for i in keep if (item := to_item(hits[i])) is not None]
-            if len(hits) < config.page_size:  # the window is exhausted: the read is complete
-                yield Page(items, sweep.done_cursor())
+            if len(body["hits"]) < config.page_size:  # the window is exhausted: read complete
+                yield Page(items, sweep.done_cursor(), rejected)
                 return
-            oldest = int(min(stamps))
+            dated = [stamp for hit, stamp in zip(hits, stamps, strict=True) if _time(hit)]
+            expect(bool(dated), "a full page of hits without one `created_at_i`", body)
+            oldest = int(min(dated))
             # Narrow the window below the oldest hit (inclusive, so same-second hits are not
             # skipped); if a whole page shares one second, page within that second instead.
             same_second = before is not None and oldest >= int(before) - 1
             resume = {"before": oldest + 1, "page": page_number + 1 if same_second else 0}
-            yield Page(items, sweep.page_cursor(**resume))
+            yield Page(items, sweep.page_cursor(**resume), rejected)
 
     @staticmethod
     async def _search(
@@ -88,19 +91,33 @@ class HackerNewsCollector:
             "expected an object with a `hits` list",
             body,
         )
-        for hit in body["hits"]:
-            expect(
-                isinstance(hit, dict)
-                and bool(hit.get("objectID"))
-                and isinstance(hit.get("created_at_i"), int | float),
-                "a hit lacks `objectID` or a numeric `created_at_i`",
-                hit,
-            )
         return dict(body)
 
 
+def _unusable(hit: dict[str, Any]) -> str | None:
+    return None if hit.get("objectID") else "a hit lacks `objectID`"
+
+
+def _time(hit: dict[str, Any]) -> datetime | None:
+    """When it was posted: ``created_at_i``, else the ISO ``created_at``; None without both."""
+    stamp = hit.get("created_at_i")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return datetime.fromtimestamp(float(stamp), UTC)
+    try:
+        when = datetime.fromisoformat(str(hit.get("created_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _stamp(hit: dict[str, Any], undated: float) -> float:
+    when = _time(hit)
+    return when.timestamp() if when is not None else undated
+
+
 def to_item(hit: dict[str, Any]) -> Item | None:
-    """A story or comment as feedback; None for one with no words left (deleted, link-only)."""
+    """A story or comment as feedback (dated now if the hit has no time); None for one with no
+    words left (deleted, link-only)."""
     tags = hit.get("_tags") or []
     is_comment = "comment" in tags or hit.get("comment_text") is not None
     text = html_to_text(hit.get("comment_text") if is_comment else hit.get("story_text"))
@@ -119,7 +136,7 @@ def to_item(hit: dict[str, Any]) -> Item | None:
     return Item(
         external_id=object_id,
         channel="social",
-        created_at=datetime.fromtimestamp(float(hit["created_at_i"]), UTC),
+        created_at=_time(hit) or datetime.now(UTC),  # undated: the read's time
         text=text,
         title=title,
         author=clean(hit.get("author")),

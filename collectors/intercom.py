@@ -24,7 +24,7 @@ import httpx
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AnyHttpUrl, Field, SecretStr
 
-from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body
+from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body, split_entries
 from collectors.text import clean
 
 DAY = 86_400.0
@@ -87,15 +87,16 @@ class IntercomCollector:
         read = _Read.start(cursor, backfill_from=time.time() - config.backfill_days * DAY)
         while True:
             body = await self._search(client, config, read)
-            conversations = body["conversations"]
-            read.newest = max([read.newest, *(_updated(c) for c in conversations)])
+            conversations, rejected = split_entries(body["conversations"], _unusable)
+            # An undated conversation leaves the mark where it is.
+            read.newest = max([read.newest, *(_updated(c) or read.newest for c in conversations)])
             items = [item for c in conversations if (item := to_item(c)) is not None]
             token = next_token(body)
             if token is None:
-                yield Page(items, read.done_cursor())
+                yield Page(items, read.done_cursor(), rejected)
                 return
             expect(token != read.starting_after, "`starting_after` did not move on", body["pages"])
-            yield Page(items, read.page_cursor(token))
+            yield Page(items, read.page_cursor(token), rejected)
 
     @staticmethod
     async def _search(
@@ -130,21 +131,17 @@ def search_body(config: IntercomConfig, read: _Read) -> dict[str, Any]:
 
 
 def checked(body: Any) -> dict[str, Any]:
-    """``body`` if it is a conversation list whose conversations have an id and ``updated_at``."""
+    """``body`` if it is a conversation list."""
     expect(
         isinstance(body, dict) and isinstance(body.get("conversations"), list),
         "expected an object with a `conversations` list",
         body,
     )
-    for conversation in body["conversations"]:
-        expect(
-            isinstance(conversation, dict)
-            and conversation.get("id") not in (None, "")
-            and _number(conversation.get("updated_at")) is not None,
-            "a conversation lacks `id` or a numeric `updated_at`",
-            conversation,
-        )
     return dict(body)
+
+
+def _unusable(conversation: dict[str, Any]) -> str | None:
+    return "a conversation lacks `id`" if conversation.get("id") in (None, "") else None
 
 
 def next_token(body: dict[str, Any]) -> str | None:
@@ -172,10 +169,8 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _updated(conversation: dict[str, Any]) -> float:
-    stamp = _number(conversation.get("updated_at"))
-    assert stamp is not None  # checked() made sure it reads
-    return stamp
+def _updated(conversation: dict[str, Any]) -> float | None:
+    return _number(conversation.get("updated_at"))
 
 
 def _score(value: Any) -> int | None:
@@ -192,7 +187,8 @@ def to_item(conversation: dict[str, Any]) -> Item | None:
     remark = clean(rating.get("remark"))
     if score is None and remark is None:
         return None
-    when = _number(rating.get("created_at")) or _updated(conversation)
+    # When it was rated; else when the conversation last changed; else now (the read's time).
+    when = _number(rating.get("created_at")) or _updated(conversation) or time.time()
     return Item(
         external_id=f"{conversation['id']}:rating",
         channel="rating",

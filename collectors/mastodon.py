@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
-from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body
+from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body, split_entries
 from collectors.text import clean, html_to_text
 
 DAY = 86_400.0
@@ -65,14 +65,18 @@ class MastodonCollector:
         """Pages of statuses above the cursor's ``min_id``, oldest page first."""
         min_id = int((cursor or {}).get("min_id") or _start_id(config.backfill_days))
         while True:
-            statuses = await _timeline(client, config, min_id)
-            if not statuses:  # nothing above min_id: the read is complete
+            listed = await _timeline(client, config, min_id)
+            if not listed:  # nothing above min_id: the read is complete
+                return
+            statuses, rejected = split_entries(listed, _unusable)
+            if not statuses:  # no id to page on: keep the cursor, say why, try again next run
+                yield Page([], {"min_id": str(min_id)}, rejected)
                 return
             newest = max(_id(status) for status in statuses)
-            expect(newest > min_id, f"the page above min_id={min_id} is not above it", statuses)
+            expect(newest > min_id, f"the page above min_id={min_id} is not above it", listed)
             min_id = newest
             items = [item for status in statuses if (item := to_item(status)) is not None]
-            yield Page(items, {"min_id": str(newest)})
+            yield Page(items, {"min_id": str(newest)}, rejected)
 
 
 def _start_id(backfill_days: float | None) -> int:
@@ -96,15 +100,11 @@ async def _timeline(
     response.raise_for_status()
     body = json_body(response)
     expect(isinstance(body, list), "expected a list of statuses", body)
-    for status in body:
-        expect(
-            isinstance(status, dict)
-            and _is_snowflake(status.get("id"))
-            and _time(status.get("created_at")) is not None,
-            "a status lacks a numeric `id` or an ISO `created_at`",
-            status,
-        )
     return list(body)
+
+
+def _unusable(status: dict[str, Any]) -> str | None:
+    return None if _is_snowflake(status.get("id")) else "a status lacks a numeric `id`"
 
 
 def _is_snowflake(value: Any) -> bool:
@@ -115,6 +115,10 @@ def _is_snowflake(value: Any) -> bool:
 
 def _id(status: dict[str, Any]) -> int:
     return int(status["id"])
+
+
+def _snowflake_time(snowflake: int) -> datetime:
+    return datetime.fromtimestamp((snowflake >> 16) / 1000, UTC)
 
 
 def _time(value: Any) -> datetime | None:
@@ -139,12 +143,11 @@ def to_item(status: dict[str, Any]) -> Item | None:
     account = status.get("account")
     if not isinstance(account, dict):
         account = {}
-    created_at = _time(status["created_at"])
-    assert created_at is not None  # checked with the page, in _timeline
     return Item(
         external_id=str(status["id"]),
         channel="social",
-        created_at=created_at,
+        # Without a `created_at`, the time in the id (a snowflake: milliseconds << 16).
+        created_at=_time(status.get("created_at")) or _snowflake_time(_id(status)),
         text=text,
         title=title,
         author=clean(account.get("acct")) or clean(account.get("username")),

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 
-from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body
+from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body, split_entries
 from collectors.sweep import Sweep
 from collectors.text import clean
 
@@ -87,15 +87,18 @@ class RedditCollector:
         api = _Api(client, config)
         while True:
             listing = await api.listing(sweep.resume.get("after"))
-            posts = [child["data"] for child in listing["children"] if child.get("kind") == "t3"]
-            keep, below = sweep.fresh([_stamp(post["created_utc"]) for post in posts])
+            children, rejected = split_entries(listing["children"], _unusable)
+            posts = [child["data"] for child in children if child.get("kind") == "t3"]
+            # An undated post counts as at the mark: read, but it neither ends nor lifts it.
+            keep, below = sweep.fresh([_post_stamp(post, sweep.high_water) for post in posts])
             items = [item for i in keep if (item := to_item(posts[i])) is not None]
             after = listing.get("after")
             stuck = after == sweep.resume.get("after")  # the same page again: it would never end
-            if below or not posts or not isinstance(after, str) or not after or stuck:
-                yield Page(items, sweep.done_cursor())
+            ended = not (posts or rejected) or not isinstance(after, str) or not after or stuck
+            if below or ended:
+                yield Page(items, sweep.done_cursor(), rejected)
                 return
-            yield Page(items, sweep.page_cursor(after=after))
+            yield Page(items, sweep.page_cursor(after=after), rejected)
 
 
 class _Api:
@@ -163,7 +166,7 @@ def _listing_request(config: RedditConfig) -> tuple[str, dict[str, str | int]]:
 
 
 def _listing_data(body: Any) -> dict[str, Any]:
-    """A Listing's ``data``, checked: children are objects, posts have a name and a time."""
+    """A Listing's ``data``, checked: it has a list of children."""
     data = body.get("data") if isinstance(body, dict) else None
     expect(
         isinstance(data, dict) and isinstance(data.get("children"), list),
@@ -171,39 +174,40 @@ def _listing_data(body: Any) -> dict[str, Any]:
         body,
     )
     assert isinstance(data, dict)
-    for child in data["children"]:
-        expect(
-            isinstance(child, dict) and isinstance(child.get("data"), dict),
-            "a listing child is not a {kind, data} object",
-            child,
-        )
-        if child.get("kind") == "t3":
-            post = child["data"]
-            expect(
-                bool(post.get("name") or post.get("id")) and _is_time(post.get("created_utc")),
-                "a post lacks `name` or a numeric `created_utc`",
-                post,
-            )
     return data
 
 
-def _is_time(value: Any) -> bool:
-    try:
-        _stamp(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _unusable(child: dict[str, Any]) -> str | None:
+    post = child.get("data")
+    if not isinstance(post, dict):
+        return "a listing child is not a {kind, data} object"
+    if child.get("kind") == "t3" and not (post.get("name") or post.get("id")):
+        return "a post lacks `name` and `id`"
+    return None
 
 
-def _stamp(value: Any) -> float:
-    """``created_utc`` as epoch seconds (a float; a numeric string is taken too)."""
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a time")
-    return float(value)
+def _time(post: dict[str, Any]) -> datetime | None:
+    """When it was posted: ``created_utc`` (epoch seconds, a number or numeric string), else
+    ``created``; None without either."""
+    for key in ("created_utc", "created"):
+        value = post.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            continue
+    return None
+
+
+def _post_stamp(post: dict[str, Any], undated: float) -> float:
+    when = _time(post)
+    return when.timestamp() if when is not None else undated
 
 
 def to_item(post: dict[str, Any]) -> Item | None:
-    """A post as feedback; None when nothing is left of it (no title, text deleted)."""
+    """A post as feedback (dated now if it has no time); None when nothing is left of it (no
+    title, text deleted)."""
     title = clean(post.get("title"))
     text = _said(post.get("selftext"))
     if text is None and title is None:
@@ -214,7 +218,7 @@ def to_item(post: dict[str, Any]) -> Item | None:
     return Item(
         external_id=name,
         channel="social",
-        created_at=datetime.fromtimestamp(_stamp(post["created_utc"]), UTC),
+        created_at=_time(post) or datetime.now(UTC),  # undated: the read's time
         text=text,
         title=title,
         author=None if author in GONE else author,

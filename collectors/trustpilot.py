@@ -16,7 +16,6 @@ Rate limits: 833 calls per 5 minutes and 10,000 per hour per key; a spent budget
 which the runner's transport waits out.
 """
 
-import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,10 +28,10 @@ from collectors.base import (
     CollectorConfig,
     Cursor,
     Item,
-    MalformedResponse,
     Page,
     expect,
     json_body,
+    split_entries,
 )
 from collectors.sweep import Sweep
 from collectors.text import clean
@@ -70,13 +69,15 @@ class TrustpilotCollector:
         while True:
             page = int(sweep.resume.get("page", 1))
             body = await _reviews(client, config, page)
-            reviews = body["reviews"]
-            keep, below = sweep.fresh([created_at(review).timestamp() for review in reviews])
+            reviews, rejected = split_entries(body["reviews"], _unusable)
+            # An undated review counts as at the mark: read, but it neither ends nor lifts it.
+            stamps = [_stamp(review, sweep.high_water) for review in reviews]
+            keep, below = sweep.fresh(stamps)
             items = [item for i in keep if (item := to_item(reviews[i])) is not None]
             if below or not _has_next(body, config.per_page):
-                yield Page(items, sweep.done_cursor())
+                yield Page(items, sweep.done_cursor(), rejected)
                 return
-            yield Page(items, sweep.page_cursor(page=page + 1))
+            yield Page(items, sweep.page_cursor(page=page + 1), rejected)
 
 
 async def _reviews(
@@ -99,14 +100,12 @@ async def _reviews(
         "expected an object with a `reviews` list",
         body,
     )
-    for review in body["reviews"]:
-        expect(
-            isinstance(review, dict) and isinstance(review.get("id"), str | int) and review["id"],
-            "a review lacks an `id`",
-            review,
-        )
-        created_at(review)
     return dict(body)
+
+
+def _unusable(review: dict[str, Any]) -> str | None:
+    usable = isinstance(review.get("id"), str | int) and bool(review["id"])
+    return None if usable else "a review lacks an `id`"
 
 
 def _has_next(body: dict[str, Any], per_page: int) -> bool:
@@ -137,13 +136,17 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def created_at(review: dict[str, Any]) -> datetime:
-    """When the review was posted (``createdAt``); without it a review cannot be placed."""
+    """When the review was posted: ``createdAt``; without one (real feeds omit it now and then)
+    ``updatedAt``, else ``experiencedAt``, else now (the read's time)."""
+    for key in ("createdAt", "updatedAt", "experiencedAt"):
+        if (when := _parse_time(review.get(key))) is not None:
+            return when
+    return datetime.now(UTC)
+
+
+def _stamp(review: dict[str, Any], undated: float) -> float:
     when = _parse_time(review.get("createdAt"))
-    if when is None:
-        raise MalformedResponse(
-            "a review lacks a valid `createdAt`", sample=json.dumps(review, default=str)
-        )
-    return when
+    return when.timestamp() if when is not None else undated
 
 
 def _stars(review: dict[str, Any]) -> int | None:

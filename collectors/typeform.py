@@ -14,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,12 +119,12 @@ class TypeformCollector:
 
 
 def to_item(response: dict[str, Any], config: TypeformConfig) -> Item | None:
-    """A response as feedback; None when it holds neither a comment nor a score."""
+    """A response as feedback (dated when it reached the hub if it has no time); None when it
+    holds neither a comment nor a score."""
     answers = parse_answers(response)
+    # Without `submitted_at`, when the form was opened; without that, when it reached the hub.
     created_at = _time(response.get("submitted_at")) or _time(response.get("landed_at"))
-    if created_at is None:
-        sample = json.dumps(response, default=str)
-        raise MalformedResponse("a form_response lacks a valid `submitted_at`", sample=sample)
+    created_at = created_at or datetime.now(UTC)
     text = _comment(answers, config)
     score = _score(answers, _fields(response), config)
     if text is None and score is None:
@@ -144,14 +143,16 @@ def to_item(response: dict[str, Any], config: TypeformConfig) -> Item | None:
 
 
 def parse_answers(response: dict[str, Any]) -> list[Answer]:
-    """The response's answers in form order (a skipped question has none)."""
+    """The response's answers in form order (a skipped question has none; an answer that names
+    no field is left out)."""
     raw = response.get("answers") or []
     expect(isinstance(raw, list), "`form_response.answers` is not a list", response)
     answers = []
     for answer in raw:
         field = _object(answer.get("field")) if isinstance(answer, dict) else {}
         field_id = _id(field.get("id")) or _id(field.get("ref"))
-        expect(field_id is not None, "an answer lacks `field.id`", answer)
+        if field_id is None:  # no question to file it under: the other answers still count
+            continue
         ref, field_type = clean(field.get("ref")), clean(field.get("type"))
         answers.append(Answer(str(field_id), ref, field_type, answer_value(answer)))
     return answers

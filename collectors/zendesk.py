@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 
-from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body
+from collectors.base import CollectorConfig, Cursor, Item, Page, expect, json_body, split_entries
 from collectors.text import clean
 
 DAY = 86_400.0
@@ -121,15 +121,15 @@ class ZendeskCollector:
         site = str(config.base_url).rstrip("/")
         while True:
             body = await self._list(client, config, read)
-            ratings = body["satisfaction_ratings"]
-            stamps = [_stamp(rating) for rating in ratings]
+            ratings, rejected = split_entries(body["satisfaction_ratings"], _unusable)
+            stamps = [_stamp(rating, read.newest) for rating in ratings]
             read.newest = max([read.newest, *stamps])
             items = [item for rating in ratings if (item := to_item(rating, site)) is not None]
             position = next_position(body, read.position)
             if position is None:
-                yield Page(items, read.done_cursor())
+                yield Page(items, read.done_cursor(), rejected)
                 return
-            yield Page(items, read.page_cursor(position))
+            yield Page(items, read.page_cursor(position), rejected)
 
     @staticmethod
     async def _list(
@@ -160,21 +160,17 @@ def auth_headers(config: ZendeskConfig) -> dict[str, str]:
 
 
 def checked(body: Any) -> dict[str, Any]:
-    """``body`` if it is a ratings listing whose ratings have an id and a time."""
+    """``body`` if it is a ratings listing."""
     expect(
         isinstance(body, dict) and isinstance(body.get("satisfaction_ratings"), list),
         "expected an object with a `satisfaction_ratings` list",
         body,
     )
-    for rating in body["satisfaction_ratings"]:
-        expect(
-            isinstance(rating, dict)
-            and rating.get("id") not in (None, "")
-            and (_time(rating.get("created_at")) or _time(rating.get("updated_at"))) is not None,
-            "a rating lacks `id` or a readable `created_at` / `updated_at`",
-            rating,
-        )
     return dict(body)
+
+
+def _unusable(rating: dict[str, Any]) -> str | None:
+    return "a rating lacks `id`" if rating.get("id") in (None, "") else None
 
 
 def next_position(body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any] | None:
@@ -219,11 +215,11 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _stamp(rating: dict[str, Any]) -> float:
-    """When a rating last changed (epoch seconds): the read's high-water mark moves to it."""
+def _stamp(rating: dict[str, Any], undated: float) -> float:
+    """When a rating last changed (epoch seconds): the read's high-water mark moves to it;
+    ``undated`` (the mark as it is) for a rating with no readable time."""
     when = _time(rating.get("updated_at")) or _time(rating.get("created_at"))
-    assert when is not None  # checked() made sure one of them reads
-    return when.timestamp()
+    return when.timestamp() if when is not None else undated
 
 
 def to_item(rating: dict[str, Any], site: str) -> Item | None:
@@ -233,8 +229,9 @@ def to_item(rating: dict[str, Any], site: str) -> Item | None:
     text = clean(rating.get("comment"))
     if score is None and text is None:  # offered / unoffered, nothing said yet
         return None
+    # Without either time (real feeds omit fields now and then): the read's time.
     created = _time(rating.get("created_at")) or _time(rating.get("updated_at"))
-    assert created is not None
+    created = created or datetime.now(UTC)
     ticket_id = rating.get("ticket_id")
     requester_id = rating.get("requester_id")
     return Item(

@@ -1,6 +1,7 @@
 """The ``feedback-hub`` command line. Each slice keeps its commands in ``hub/<slice>/cli.py``;
 this root registers them and holds the process commands: serve, worker, demo."""
 
+import os
 from multiprocessing.process import BaseProcess
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from hub.demo.loader import DEMO_USER, load_demo, reset_demo_user
 from hub.enrichment.cli import nlp_app
 from hub.errors import HubError
 from hub.feedback.cli import import_
+from hub.lifecycle import exit_on_sigterm
 from hub.metrics.cli import metrics_app
 from hub.observability.cli import worker_health
 from hub.routing.service import ensure_default_rules
@@ -23,6 +25,8 @@ from hub.surveys.cli import surveys_app
 from hub.topics.cli import topics_app
 from hub.topics.service import seed_topics
 from hub.users.cli import users_app
+
+WORKER_STOP_SECONDS = 30  # how long `serve` waits for its worker to finish a batch on exit
 
 app = typer.Typer(help="Feedback Hub: collect, understand and act on customer feedback.")
 app.add_typer(db_app, name="db")
@@ -60,6 +64,9 @@ def serve(
         f"Feedback Hub on http://{host or settings.host}:{port or settings.port}  "
         f"(API docs: /docs, database: {engine.dialect.name})"
     )
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again: as SystemExit, so the
+    # worker is stopped below (its batch finished) instead of outliving the server.
+    exit_on_sigterm()
     worker = _start_worker_process() if settings.worker_in_serve else None
     try:
         uvicorn.run(
@@ -74,21 +81,31 @@ def serve(
         )
     finally:
         if worker is not None:
-            worker.terminate()
-            worker.join(timeout=30)
+            _stop_worker_process(worker)
 
 
 def _start_worker_process() -> "BaseProcess":
-    """The enrichment worker beside the API, in a process of its own (the API stays light)."""
+    """The enrichment worker beside the API, in a process of its own (the API stays light);
+    it ends with this process, however this one ends."""
     from multiprocessing import get_context
 
-    from hub.enrichment.worker import run_until_signalled
+    from hub.enrichment.worker import run_as_child
 
     process = get_context("spawn").Process(
-        target=run_until_signalled, name="feedback-hub-worker", daemon=True
+        target=run_as_child, args=(os.getpid(),), name="feedback-hub-worker", daemon=True
     )
     process.start()
     return process
+
+
+def _stop_worker_process(worker: "BaseProcess") -> None:
+    """SIGTERM (the worker finishes its batch and stops), then SIGKILL if it takes too long
+    (its batch's lease then runs out and another worker takes the items)."""
+    worker.terminate()
+    worker.join(timeout=WORKER_STOP_SECONDS)
+    if worker.is_alive():
+        worker.kill()
+        worker.join()
 
 
 @app.command()

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # argon2id's cost (RFC 9106's low-memory profile, argon2-cffi's defaults); only tests lower it.
     password_time_cost: int = Field(default=3, ge=1, le=100)
     password_memory_kib: int = Field(default=64 * 1024, ge=32, le=4 * 1024 * 1024)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_email: int = Field(default=50, ge=1, le=100_000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
 
     @field_validator("public_url")
     @classmethod

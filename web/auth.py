@@ -13,7 +13,14 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hub.auth.sessions import SESSION_LIFETIME, TooManyAttempts, csrf_matches, sign_in, sign_out
+from hub.auth.sessions import (
+    SESSION_LIFETIME,
+    LoginLimits,
+    TooManyAttempts,
+    csrf_matches,
+    sign_in,
+    sign_out,
+)
 from hub.auth.sessions import session_user as find_session_user
 from hub.errors import Forbidden, Unauthorized
 from hub.http.deps import SESSION_COOKIE, SessionDep
@@ -94,7 +101,8 @@ def login(
                            status=403)  # fmt: skip
     ip = request.client.host if request.client else "unknown"
     try:
-        signed_in = sign_in(session, email=email, password=password, ip=ip)
+        limits = LoginLimits.from_settings(request.app.state.settings)
+        signed_in = sign_in(session, email=email, password=password, ip=ip, limits=limits)
     except TooManyAttempts as exc:
         return _login_form(request, next=_local(next), email=email, error=exc.message,
                            status=429, headers={"Retry-After": str(exc.retry_after)})  # fmt: skip

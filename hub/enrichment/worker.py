@@ -36,6 +36,7 @@ from hub.enrichment.claims import (
 )
 from hub.enrichment.pipeline import PipelineLoader
 from hub.errors import InvalidInput
+from hub.lifecycle import die_with_parent
 from hub.notifications.tasks import start_notifier_thread
 from hub.observability.heartbeat import Heartbeat, start_heartbeat_thread
 from hub.observability.logs import configure_logging
@@ -219,6 +220,12 @@ def parse_roles(text: str) -> frozenset[str]:
             f"choose from {', '.join(sorted(ROLES))}"
         )
     return roles
+
+
+def run_as_child(parent_pid: int) -> None:
+    """``run_until_signalled`` in a child process of ``serve``: it stops when its parent ends."""
+    die_with_parent(parent_pid)
+    run_until_signalled()
 
 
 def _setter(stop: Event) -> Callable[[int, object], None]:

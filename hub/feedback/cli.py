@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hub.cli_support import database, err_console, fail, print_summary
 from hub.errors import HubError
 from hub.feedback.importer import count_records, import_file
+from hub.lifecycle import exit_on_sigterm
 
 
 def import_(
@@ -17,6 +18,7 @@ def import_(
     chunk_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
 ) -> None:
     """Import a JSONL or CSV file of items; rejected lines go to FILE.rejected.*"""
+    exit_on_sigterm()  # the chunk being written rolls back, the parsing process stops
     try:
         total = count_records(file)
         with Progress(

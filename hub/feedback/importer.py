@@ -4,6 +4,7 @@ import csv
 import gc
 import io
 import json
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -21,6 +22,7 @@ from hub.customers.models import CustomerDetails
 from hub.errors import InvalidInput
 from hub.feedback.models import IngestResult
 from hub.feedback.service import PreparedItem, store_items, validate_items
+from hub.lifecycle import die_with_parent
 from hub.store.engine import session_scope
 
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
@@ -220,7 +222,12 @@ def _in_second_process(
     Parsing and validation are CPU work and the database write is mostly the database's, so on
     two cores they overlap. (A thread cannot do this: the GIL would serialise the Python parts.)
     """
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=get_context("spawn"),
+        initializer=die_with_parent,  # no orphan if this process is killed
+        initargs=(os.getpid(),),
+    ) as pool:
         pending: deque[Future[PreparedChunk]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(prepare, chunk))

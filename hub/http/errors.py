@@ -76,7 +76,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal error; see the server log")
+        response = error_response(500, "internal_error", "internal error; see the server log")
+        # Starlette re-raises the error after this response, and the server then closes the
+        # connection: say so, so a keep-alive client does not send its next request into it.
+        response.headers["Connection"] = "close"
+        return response
 
 
 def _path(loc: list[Any]) -> str:

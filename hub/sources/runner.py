@@ -177,17 +177,19 @@ def _store_page(
                 pages=RUN.c.pages + 1,
                 created=RUN.c.created + created,
                 duplicate=RUN.c.duplicate + len(results) - created,
-                rejected=RUN.c.rejected + len(rejected),
+                rejected=RUN.c.rejected + len(rejected) + len(page.rejected),
             )
         )
     for result in rejected:  # items the hub cannot store: say why, loudly
         log.warning(
             "source %s: item %s rejected: %s", claim.name, result.external_id, result.errors
         )
+    for reason in page.rejected:  # entries the collector could not use
+        log.warning("source %s: entry rejected: %s", claim.name, reason)
     report.pages += 1
     report.created += created
     report.duplicate += len(results) - created
-    report.rejected += len(rejected)
+    report.rejected += len(rejected) + len(page.rejected)
 
 
 def _extend_lease(session: Session, claim: _Claim, owner: str, lease: timedelta) -> None:

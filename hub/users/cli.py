@@ -9,7 +9,8 @@ from rich.table import Table
 from hub.cli_support import console, database, fail, validated
 from hub.errors import HubError
 from hub.store.engine import session_scope
-from hub.users.models import MIN_PASSWORD_CHARS, Role, UserCreate
+from hub.users.models import Role, UserCreate
+from hub.users.passwords import MIN_PASSWORD_CHARS
 from hub.users.service import create_user, list_users
 
 users_app = typer.Typer(help="People who sign in to the web UI, and their roles.")
@@ -18,7 +19,9 @@ users_app = typer.Typer(help="People who sign in to the web UI, and their roles.
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Their sign-in email")],
-    password: Annotated[str, typer.Option(help=f"At least {MIN_PASSWORD_CHARS} characters")],
+    password: Annotated[
+        str, typer.Option(help=f"At least {MIN_PASSWORD_CHARS} characters, hard to guess")
+    ],
     role: Annotated[Role, typer.Option(help="admin, lead, agent or viewer")] = Role.agent,
     name: Annotated[str, typer.Option(help="Their name as pages show it")] = "",
 ) -> None:

@@ -3,15 +3,14 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.customers.models import Email
 from hub.store.types import BigId, UTCDateTime, utcnow
-
-MIN_PASSWORD_CHARS = 10
+from hub.users.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_password_strength
 
 
 class Role(StrEnum):
@@ -80,8 +79,14 @@ class UserCreate(BaseModel):
 
     email: Email
     name: str = Field(default="", max_length=200)
-    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=200)
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
     role: Role = Role.agent
+
+    @field_validator("password")
+    @classmethod
+    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
+        known = [info.data.get("email", ""), info.data.get("name", "")]
+        return check_password_strength(password, known_words=known)
 
 
 class UserUpdate(BaseModel):
@@ -90,7 +95,16 @@ class UserUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=200)
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _hard_to_guess(cls, password: str | None, info: ValidationInfo) -> str | None:
+        if password is None:
+            return None
+        return check_password_strength(password, known_words=[info.data.get("name") or ""])
 
 
 class UserPublic(BaseModel):

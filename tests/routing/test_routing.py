@@ -40,7 +40,8 @@ def agents(db: Database, count: int, team: str = "Support") -> tuple[int, list[i
         team_id = create_team(session, data=TeamCreate(name=team)).id
         ids = [
             create_user(session, data=UserCreate(
-                email=f"agent{n}@{team.lower()}.example", password="long password", role=Role.agent,
+                email=f"agent{n}@{team.lower()}.example", password="agents-of-care",
+                role=Role.agent,
             )).id
             for n in range(count)
         ]  # fmt: skip

@@ -85,7 +85,7 @@ def test_teams_and_members(db: Database) -> None:
 
 
 def test_cli_creates_the_first_admin(cli_env: Path, db: Database) -> None:
-    args = ["users", "create", "--email", "boss@cestia.example", "--password", "0123456789ab",
+    args = ["users", "create", "--email", "boss@cestia.example", "--password", "boss-of-cestia-7",
             "--role", "admin", "--name", "The Boss"]  # fmt: skip
     created = runner.invoke(app, args)
     assert created.exit_code == 0, created.output

@@ -115,3 +115,18 @@ async def test_the_page_shows_who_is_signed_in(client: httpx.AsyncClient, db: Da
     await sign_in(client, db.engine, Role.lead)
     page = await client.get("/feedback")
     assert "lead</span>" in page.text and "Sign out" in page.text
+
+
+async def test_the_owner_signs_in_from_their_own_client_while_others_guess(db: Database) -> None:
+    app = create_app(Settings(database_url=db.url, login_max_failures=2), engine=db.engine)
+    email = make_user(db.engine, Role.agent)
+
+    def browser(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://hub.test")
+
+    async with browser("203.0.113.66") as attacker, browser("198.51.100.7") as owner:
+        assert [(await post_login(attacker, email, "guess")).status_code for _ in range(3)] == [
+            401, 401, 429,
+        ]  # fmt: skip
+        assert (await post_login(owner, email, PASSWORD)).status_code == 303

@@ -98,8 +98,8 @@ class TestAppStoreContract(CollectorContract):
 
 
 def test_recorded_japanese_page_maps_field_by_field() -> None:
-    entries = reviews_of(JP_PAGE["feed"])
-    assert len(entries) == 5
+    entries, rejected = reviews_of(JP_PAGE["feed"])
+    assert len(entries) == 5 and rejected == []
     item = to_item(entries[0], country="jp", app_id="1459812345")
     assert item is not None
     assert item.external_id == "11937402216"
@@ -127,7 +127,7 @@ def test_recorded_japanese_page_maps_field_by_field() -> None:
 
 
 def test_a_single_review_comes_as_an_object() -> None:
-    [entry] = reviews_of(SINGLE["feed"])
+    [entry], _ = reviews_of(SINGLE["feed"])
     item = to_item(entry, country="us", app_id="1459812345")
     assert item is not None and item.external_id == "11929548371"
     assert item.created_at == datetime(2026, 11, 27, 23, 20, 33, tzinfo=UTC)
@@ -135,11 +135,11 @@ def test_a_single_review_comes_as_an_object() -> None:
 
 def test_an_empty_page_has_no_entries() -> None:
     assert "entry" not in EMPTY["feed"]
-    assert reviews_of(EMPTY["feed"]) == []
+    assert reviews_of(EMPTY["feed"]) == ([], [])
 
 
 def test_the_app_metadata_entry_of_older_feeds_is_skipped() -> None:
-    entries = reviews_of(LEGACY["feed"])
+    entries, _ = reviews_of(LEGACY["feed"])
     assert [entry["id"]["label"] for entry in entries] == ["4210553871", "4209117306"]
 
 
@@ -159,17 +159,47 @@ def test_content_as_text_and_html_takes_the_text() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda entry: entry.pop("id"),
         lambda entry: entry.pop("updated"),
         lambda entry: entry.update(updated={"label": "yesterday"}),
     ],
 )
-def test_a_review_without_id_or_date_is_malformed(change: Any) -> None:
+def test_a_review_without_a_date_gets_the_feeds_time(change: Any) -> None:
     entry = copy.deepcopy(SINGLE["feed"]["entry"])
     change(entry)
-    with pytest.raises(MalformedResponse) as raised:
-        reviews_of({"entry": [entry]})
-    assert raised.value.sample
+    [kept], rejected = reviews_of({"entry": [entry]})
+    assert rejected == []
+    feed_updated = datetime(2026, 12, 1, 23, 10, 44, tzinfo=CUPERTINO)
+    item = to_item(kept, country="us", app_id="1", undated=feed_updated)
+    assert item is not None and item.created_at == feed_updated
+
+
+def test_entries_that_cannot_be_reviews_are_rejected_alone() -> None:
+    entry = copy.deepcopy(SINGLE["feed"]["entry"])
+    no_id = copy.deepcopy(entry)
+    no_id.pop("id")
+    kept, rejected = reviews_of({"entry": [no_id, "not an object", entry]})
+    assert kept == [entry]
+    assert len(rejected) == 2
+    assert "no `id.label`" in rejected[0] and "not an object" in rejected[1]
+
+
+def test_a_recorded_page_with_optional_fields_missing_keeps_every_good_review() -> None:
+    """Real feeds omit `updated` (and more) on some entries: the page still stores the rest."""
+    page = copy.deepcopy(JP_PAGE)
+    entries = page["feed"]["entry"]
+    del entries[0]["updated"], entries[1]["im:version"], entries[1]["author"]
+    del entries[2]["im:voteSum"], entries[2]["im:voteCount"], entries[3]["id"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=page if "/page=1/" in request.url.path else EMPTY)
+
+    pages, _ = pull(handler, app_id="1459812345", countries=["jp"])
+    items = [item for read in pages for item in read.items]
+    assert len(items) == 4
+    assert sum(len(read.rejected) for read in pages) == 1
+    by_id = {item.external_id: item for item in items}
+    assert by_id["11937402216"].created_at == datetime(2026, 12, 1, 23, 10, 44, tzinfo=CUPERTINO)
+    assert by_id[entries[1]["id"]["label"]].author is None
 
 
 def test_config_takes_store_style_ids_and_country_codes() -> None:

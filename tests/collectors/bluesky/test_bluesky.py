@@ -292,20 +292,33 @@ def test_a_session_without_tokens_is_malformed_and_its_sample_hides_them() -> No
     assert SESSION["did"] in failure.value.sample
 
 
-def test_a_post_without_any_time_is_malformed() -> None:
+def test_recorded_posts_with_optional_fields_missing_keep_every_good_one() -> None:
+    """A post without any readable time is dated at the read (and leaves the mark), one
+    without an at:// uri is rejected alone, and missing author, counts or langs cost nothing."""
     api = FakeBluesky()
-    post = copy.deepcopy(RECORDED["posts"][0])
-    post["record"]["createdAt"] = "yesterday"
-    del post["indexedAt"]
+    posts = copy.deepcopy(RECORDED["posts"])
+    undated, bare, no_uri = posts[0], posts[1], posts[2]
+    undated["record"]["createdAt"] = "yesterday"
+    del undated["indexedAt"]
+    for key in ("author", "likeCount", "replyCount", "repostCount", "labels"):
+        bare.pop(key, None)
+    bare["record"].pop("langs", None)
+    del no_uri["uri"]
 
     def respond(request: httpx.Request) -> httpx.Response:
         if api.is_listing(request):
-            return httpx.Response(200, json={"posts": [post]})
+            return httpx.Response(200, json={"posts": posts})
         return FakeBluesky.respond(api, request)
 
     api.respond = respond  # type: ignore[method-assign]
-    with pytest.raises(MalformedResponse, match="neither a valid"):
-        pull(api)
+    before = datetime.now(UTC)
+    [page] = pull(api, {"high_water": 1796000000.0, "sweep": None})
+    by_uri = {item.external_id: item for item in page.items}
+    assert len(page.rejected) == 1 and "at:// `uri`" in page.rejected[0]
+    assert len(by_uri) == len([p for p in posts[:2] + posts[3:] if to_item(p) is not None])
+    assert by_uri[undated["uri"]].created_at >= before
+    assert by_uri[bare["uri"]].author is None and by_uri[bare["uri"]].language is None
+    assert page.cursor["high_water"] < before.timestamp()
 
 
 def test_loose_shapes_are_accepted() -> None:

@@ -180,9 +180,6 @@ def test_the_chunked_form_of_the_envelope_is_read_too() -> None:
         (wire(None, data=7), "not a JSON string"),
         (wire({"reviews": []}), "not an array"),
         (wire(["no reviews here"]), r"reviews \(\[0\]\) are not an array"),
-        (wire([[["only-an-id"]], None]), "lacks its id"),
-        (wire([[[None, ["x"], 5, None, "text", [1796110002, 0]]], None]), "lacks its id"),
-        (wire([[["id-1", ["x"], 5, None, "text", "yesterday"]], None]), "lacks its id"),
         (wire([RECORDED_RESULT[0], [None, 12345]]), "token is not a string"),
         (wire([RECORDED_RESULT[0], "CpMB"]), "paging slot"),
     ],
@@ -263,3 +260,29 @@ def test_config_checks_the_package_name_and_page_size() -> None:
         GooglePlayConfig(app_id="Cestia Shop")
     with pytest.raises(ValueError, match="page_size"):
         GooglePlayConfig(app_id="com.cestia.shop", page_size=500)
+
+
+def test_recorded_reviews_with_optional_fields_missing_keep_every_good_one() -> None:
+    """A review cut short after its text (no time, thumbs, version, reply) is dated at the
+    read; one without an id is rejected alone: the rest of the recorded page is kept."""
+    reviews = copy.deepcopy(RECORDED_RESULT[0])
+    first_id = reviews[0][0]
+    reviews[0] = reviews[0][:5]
+    reviews[1][0] = None
+    answers = [
+        httpx.Response(200, text=wire([reviews, None]), headers=HEADERS),
+    ]
+    before = datetime.now(UTC)
+    [page], _ = pull(
+        lambda request: answers.pop(0),
+        {"high_water": 1796000000.0, "sweep": None},
+        app_id="com.cestia.shop",
+    )
+    by_id = {item.external_id: item for item in page.items}
+    assert first_id in by_id and reviews[1][0] not in by_id
+    assert len(page.rejected) == 1 and "lacks its id" in page.rejected[0]
+    assert by_id[first_id].created_at >= before
+    assert by_id[first_id].metadata == {}
+    assert len(by_id) == 1 + sum(
+        to_item(review, app_id="x", lang="en") is not None for review in reviews[2:]
+    )

@@ -112,3 +112,28 @@ def test_the_request_carries_the_query_and_the_time_window() -> None:
     assert query["query"] == ["cestia app"] and query["tags"] == ["(story,comment)"]
     assert query["numericFilters"] == ["created_at_i>=1796000000"]
     assert page.cursor == {"high_water": 1796061731.0, "sweep": None}
+
+
+def test_recorded_hits_with_optional_fields_missing_keep_every_good_one() -> None:
+    """A hit without `created_at_i` is dated by `created_at` (else the read's time), one
+    without `objectID` is rejected alone: the page's other hits are kept."""
+    comment, story, deleted = (dict(hit) for hit in RECORDED["hits"])
+    del comment["created_at_i"], comment["author"], story["created_at_i"], story["created_at"]
+    del story["points"], story["num_comments"], deleted["objectID"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={**RECORDED, "hits": [comment, story, deleted]})
+
+    async def pull() -> list[Any]:
+        config = HackerNewsConfig(base_url="https://hn.fake.test/api/v1", query="cestia")  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            cursor = {"high_water": 1796000000, "sweep": None}
+            return [page async for page in HackerNewsCollector().pull(client, config, cursor)]
+
+    before = datetime.now(UTC)
+    [page] = asyncio.run(pull())
+    by_id = {item.external_id: item for item in page.items}
+    assert len(by_id) == 2 and len(page.rejected) == 1 and "objectID" in page.rejected[0]
+    assert by_id[comment["objectID"]].created_at == datetime(2026, 11, 30, 18, 2, 11, tzinfo=UTC)
+    assert by_id[comment["objectID"]].author is None
+    assert by_id[story["objectID"]].created_at >= before

@@ -303,7 +303,6 @@ def test_an_empty_search_keeps_the_mark() -> None:
     "body",
     [
         {"type": "error.list", "errors": [{"code": "server_error"}]},
-        {**RECORDED, "conversations": [{"id": "1", "updated_at": None}]},
         {**RECORDED, "pages": {"type": "pages", "next": {"page": 2}}},
     ],
 )
@@ -329,3 +328,26 @@ def test_the_recorded_rate_limit_headers_pace_until_the_reset() -> None:
     assert rate_limit_reset_at(httpx.Headers(HEADERS), now=1795690000.0) is None
     spent = httpx.Headers({**HEADERS, "x-ratelimit-remaining": "0"})
     assert rate_limit_reset_at(spent, now=1795690000.0) == 1795690970.0
+
+
+def test_recorded_conversations_with_optional_fields_missing_keep_every_good_one() -> None:
+    """Without the rating's `created_at` and the conversation's `updated_at` a rating is dated
+    at the read (and leaves the mark); without `id` it is rejected alone; missing contacts,
+    source or tags cost nothing: the rest of the page is stored."""
+    first, second, unrated, fourth, fifth = copy.deepcopy(RECORDED["conversations"])
+    del first["conversation_rating"]["created_at"], first["updated_at"]
+    second.pop("contacts", None), second.pop("source", None), second.pop("tags", None)
+    del fourth["id"]
+    body = {**RECORDED, "conversations": [first, second, unrated, fourth, fifth]}
+    body["pages"] = {"type": "pages", "page": 1, "per_page": 150, "total_pages": 1}
+    config = IntercomConfig.model_validate({"access_token": TOKEN})
+    before = datetime.now(UTC)
+    [page], _ = asyncio.run(
+        _pull(config, {"updated_after": 1795500000}, [httpx.Response(200, json=body)])
+    )
+    by_id = {item.external_id: item for item in page.items}
+    assert set(by_id) == {f"{c['id']}:rating" for c in (first, second, fifth)}
+    assert len(page.rejected) == 1 and "lacks `id`" in page.rejected[0]
+    assert by_id[f"{first['id']}:rating"].created_at >= before
+    assert "email" not in (by_id[f"{second['id']}:rating"].customer or {})
+    assert page.cursor == {"updated_after": 1795689012 - 1}

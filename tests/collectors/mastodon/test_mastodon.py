@@ -291,20 +291,46 @@ def test_a_page_that_does_not_move_forward_is_malformed() -> None:
         run_pull({"base_url": INSTANCE, "tag": "cestia"}, handler, {"min_id": "8"})
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"error": "This API requires an authenticated user"},
-        [{"id": "abc", "created_at": "2026-11-30T18:02:11.512Z"}],
-        [{"id": "1", "created_at": "yesterday"}],
-    ],
-)
-def test_bodies_out_of_shape_are_malformed(body: Any) -> None:
+def test_a_body_out_of_shape_is_malformed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=body)
+        return httpx.Response(200, json={"error": "This API requires an authenticated user"})
 
     with pytest.raises(MalformedResponse):
         run_pull({"base_url": INSTANCE, "tag": "cestia"}, handler)
+
+
+def test_recorded_statuses_with_optional_fields_missing_keep_every_good_one() -> None:
+    """A status without a readable `created_at` is dated by its snowflake id, one without an
+    id is rejected alone: the page's other statuses are kept."""
+    body = [dict(status) for status in PAGES[0][0]]
+    body[0].pop("created_at")
+    body[1]["created_at"] = "yesterday"
+    body[1].pop("account"), body[1].pop("tags", None), body[1].pop("url"), body[1].pop("uri")
+    no_id = {**body[2], "id": "abc"}
+    start = snowflake(datetime(2026, 11, 30, 18, 0, tzinfo=UTC))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        above = int(parse_qs(request.url.query.decode())["min_id"][0]) < int(body[0]["id"])
+        return httpx.Response(200, json=[*body, no_id] if above else [])
+
+    pages = run_pull({"base_url": INSTANCE, "tag": "cestia"}, handler, {"min_id": str(start)})
+    items = {item.external_id: item for page in pages for item in page.items}
+    assert set(items) == {status["id"] for status in body}
+    assert [reason for page in pages for reason in page.rejected] == [
+        f"a status lacks a numeric `id`: {json.dumps(no_id)[:200]}"
+    ]
+    for status in body[:2]:
+        minted = datetime.fromtimestamp((int(status["id"]) >> 16) / 1000, UTC)
+        assert items[status["id"]].created_at == minted
+    assert items[body[1]["id"]].author is None and items[body[1]["id"]].url is None
+
+
+def test_a_page_of_statuses_without_ids_keeps_the_cursor() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": "abc", "content": "<p>hi</p>"}])
+
+    [page] = run_pull({"base_url": INSTANCE, "tag": "cestia"}, handler, {"min_id": "8"})
+    assert (page.items, page.cursor, len(page.rejected)) == ([], {"min_id": "8"}, 1)
 
 
 def test_config() -> None:

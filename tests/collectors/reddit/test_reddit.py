@@ -380,3 +380,32 @@ def test_a_listing_that_repeats_its_after_ends_the_read() -> None:
     listings = [request for request in seen if request.url.path != TOKEN_PATH]
     assert len(listings) == 2  # the first page, then the same `after` once: the read stops
     assert pages[-1].cursor["sweep"] is None and pages[-1].cursor["high_water"] == 1796067687.0
+
+
+def test_recorded_posts_with_optional_fields_missing_keep_every_good_one() -> None:
+    """A post without `created_utc` is dated by `created` (else the read's time), a child
+    without data or a post without `name` and `id` is rejected alone: the rest are kept."""
+    listing = copy.deepcopy(RECORDED)
+    first, second, third, fourth = listing["data"]["children"]
+    del first["data"]["created_utc"], first["data"]["author"], first["data"]["permalink"]
+    del second["data"]["created_utc"], second["data"]["created"]
+    del third["data"]["name"], third["data"]["id"]
+    listing["data"]["children"].append({"kind": "t3"})
+    seen: list[httpx.Request] = []
+    handler = recorded_handler(seen)
+
+    def with_gaps(request: httpx.Request) -> httpx.Response:
+        response = handler(request)
+        listings = sum(1 for earlier in seen if earlier.url.path != TOKEN_PATH)
+        if request.url.path == TOKEN_PATH or listings != 1:
+            return response
+        return httpx.Response(200, json=listing, headers=HEADERS)
+
+    before = datetime.now(UTC)
+    pages = run_pull(CONFIG, with_gaps, {"high_water": 1796000000.0, "sweep": None})
+    items = {item.external_id: item for page in pages for item in page.items}
+    assert set(items) == {first["data"]["name"], second["data"]["name"], fourth["data"]["name"]}
+    assert sum(len(page.rejected) for page in pages) == 2
+    assert items[first["data"]["name"]].created_at == datetime.fromtimestamp(1796067687, UTC)
+    assert items[first["data"]["name"]].author is None
+    assert items[second["data"]["name"]].created_at >= before

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from collectors.base import Cursor, MalformedResponse, Page
+from collectors.base import Cursor, Page
 from collectors.trustpilot import TrustpilotCollector, TrustpilotConfig, to_item
 from hub.feedback.models import Feedback
 from tests.collectors.contract import CollectorContract, FakeApi
@@ -241,17 +241,26 @@ def test_a_body_without_links_pages_on_while_pages_are_full() -> None:
     assert last.cursor["sweep"] is None and len(last.items) == 1
 
 
-def test_a_review_without_a_creation_time_is_malformed() -> None:
-    review = {**RECORDED["reviews"][0], "createdAt": None}
+def test_recorded_reviews_with_optional_fields_missing_keep_every_good_one() -> None:
+    """Real feeds omit `createdAt`, `consumer`, `links` now and then: the rest of the page is
+    stored; an undated review gets `updatedAt`, else the read's time; no id: rejected alone."""
+    complaint, praise, title_only, edited = copy.deepcopy(RECORDED["reviews"])
+    del complaint["createdAt"], praise["consumer"], title_only["id"], edited["createdAt"]
+    del edited["updatedAt"], edited["experiencedAt"]
+    complaint["updatedAt"] = "2026-12-01T08:00:00Z"
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"links": [], "reviews": [review]})
+        return httpx.Response(200, json={"reviews": [complaint, praise, title_only, edited]})
 
-    async def run() -> None:
-        settings = TrustpilotConfig.model_validate(config())
+    async def run() -> list[Page]:
+        settings = TrustpilotConfig.model_validate(config(per_page=20))
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            async for _ in TrustpilotCollector().pull(client, settings, None):
-                pass
+            return [page async for page in TrustpilotCollector().pull(client, settings, None)]
 
-    with pytest.raises(MalformedResponse, match="createdAt"):
-        asyncio.run(run())
+    before = datetime.now(UTC)
+    [page] = asyncio.run(run())
+    by_id = {item.external_id: item for item in page.items}
+    assert len(by_id) == 3 and len(page.rejected) == 1 and "`id`" in page.rejected[0]
+    assert by_id[complaint["id"]].created_at == datetime(2026, 12, 1, 8, tzinfo=UTC)
+    assert by_id[praise["id"]].author is None
+    assert by_id[edited["id"]].created_at >= before

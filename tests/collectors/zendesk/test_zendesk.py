@@ -274,11 +274,27 @@ def test_has_more_without_a_cursor_is_malformed() -> None:
         asyncio.run(_pull(config, None, [httpx.Response(200, json=body)]))
 
 
-def test_a_rating_without_id_or_time_is_malformed() -> None:
-    body = last_page({**RECORDED, "satisfaction_ratings": [{"score": "good", "comment": "hi"}]})
+def test_recorded_ratings_with_optional_fields_missing_keep_every_good_one() -> None:
+    """A rating without times is dated at the read (and leaves the mark), one without `id` is
+    rejected alone, missing ticket/requester/reason fields are fine: the page is stored."""
+    good, bad, _offered, portuguese, _silent, unoffered = copy.deepcopy(
+        RECORDED["satisfaction_ratings"]
+    )
+    del good["created_at"], good["updated_at"], bad["ticket_id"], bad["requester_id"]
+    del portuguese["reason"], portuguese["id"]
+    body = last_page({**RECORDED, "satisfaction_ratings": [good, bad, portuguese, unoffered]})
     config = ZendeskConfig.model_validate({"subdomain": "acme", "access_token": "oauth-abc"})
-    with pytest.raises(MalformedResponse, match="lacks `id`"):
-        asyncio.run(_pull(config, None, [httpx.Response(200, json=body)]))
+    before = datetime.now(UTC)
+    [page], _ = asyncio.run(
+        _pull(config, {"start_time": 1776124800}, [httpx.Response(200, json=body)])
+    )
+    by_id = {item.external_id: item for item in page.items}
+    assert set(by_id) == {str(good["id"]), str(bad["id"])}
+    assert len(page.rejected) == 1 and "lacks `id`" in page.rejected[0]
+    assert by_id[str(good["id"])].created_at >= before
+    assert by_id[str(bad["id"])].url is None and by_id[str(bad["id"])].customer is None
+    newest = datetime(2026, 4, 14, 13, 5, 50, tzinfo=UTC).timestamp()  # the unoffered one
+    assert page.cursor == {"start_time": int(newest) - 1}
 
 
 def test_an_empty_listing_ends_the_read_where_it_started() -> None:
