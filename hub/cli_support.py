@@ -36,7 +36,8 @@ def database(*, migrate: bool = True) -> Iterator[Engine]:
 
 def fail(exc: HubError) -> typer.Exit:
     """Print the error; the caller raises the exit (code 2) it returns."""
-    err_console.print(f"[red]error:[/red] {exc.message}")
+    # soft_wrap: a long message (a file path) stays one line, whatever the terminal width
+    err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
     return typer.Exit(code=2)
 
 

@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # the NLP stack is imported only when a pipeline is loaded
 
 log = logging.getLogger(__name__)
 #: What a worker process can run; ``feedback-hub worker`` runs all of them unless told ``--only``.
-ROLES = frozenset({"nlp", "collect", "notify"})
+ROLE_ORDER = ("nlp", "collect", "notify")
+ROLES = frozenset(ROLE_ORDER)
 
 
 @dataclass
@@ -175,7 +176,7 @@ def run_until_signalled(
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, pool_size=2)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    heartbeat = Heartbeat(engine, owner, roles=",".join(sorted(roles)))
+    heartbeat = Heartbeat(engine, owner, roles=",".join(r for r in ROLE_ORDER if r in roles))
     configure_logging(level=settings.log_level, log_format=settings.log_format, worker=owner)
     with session_scope(engine) as session:
         seed_topics(session)
