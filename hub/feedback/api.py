@@ -5,12 +5,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from hub.errors import InvalidInput
 from hub.feedback.corrections import SentimentCorrection, correct_sentiment
 from hub.feedback.export import FEEDBACK_COLUMNS, feedback_rows
+from hub.feedback.json_input import load_body
 from hub.feedback.models import (
     Channel,
     FeedbackPage,
@@ -42,6 +43,11 @@ INGEST_BODY = {
 }
 
 
+async def ingest_payload(request: Request) -> Any:
+    """The body, read so that an item the hub cannot store is rejected alone (not its batch)."""
+    return load_body(await request.body())
+
+
 @router.post(
     "",
     summary="Ingest feedback",
@@ -52,7 +58,7 @@ INGEST_BODY = {
     },
 )
 def ingest_feedback(
-    payload: Annotated[Any, Body()],
+    payload: Annotated[Any, Depends(ingest_payload)],
     session: SessionDep,
     settings: SettingsDep,
     _key: IngestKey,
