@@ -94,7 +94,7 @@ def _unstorable(exc: orjson.JSONDecodeError) -> UnstorableJson:
         return UnstorableJson("nested too deeply (at most 1024 levels)", syntax=False)
     if exc.msg.startswith("number is infinity"):
         return UnstorableJson("a number is out of range (at most about 1.8e308)", syntax=False)
-    if "surrogate" in exc.msg:
+    if exc.msg.endswith("surrogate in string"):
         return UnstorableJson(
             "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)", syntax=False
         )

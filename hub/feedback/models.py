@@ -25,7 +25,7 @@ from sqlmodel import Field as SQLField
 
 from hub.customers.models import CustomerIn, CustomerPublic
 from hub.scores import SCALES
-from hub.store.storable import no_nul, storable_json
+from hub.store.storable import EARLIEST, no_nul, storable_json
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 from hub.topics.models import AssignedTopic
 
@@ -192,6 +192,8 @@ class FeedbackIn(BaseModel):
                 self.created_at = self.created_at.replace(tzinfo=UTC)
             if self.created_at > _future_horizon(int(time.time())):
                 raise ValueError("`created_at` is more than a day in the future")
+            if self.created_at.year < EARLIEST.year:
+                raise ValueError(f"`created_at` is before {EARLIEST}")
         return self
 
     def content_hash(self) -> str:

@@ -1,11 +1,15 @@
 """Validators for values both backends can store: PostgreSQL refuses what SQLite would keep."""
 
 import json
+from datetime import date
 from typing import Any
 
 import orjson
 
 MAX_JSON_BYTES = 64 * 1024
+# Dates the hub takes: far enough from years 1 and 9999 that window arithmetic (a baseline
+# before, a day after) and time-zone shifts cannot overflow.
+EARLIEST, LATEST = date(1900, 1, 1), date(9000, 12, 31)
 
 
 def no_nul(value: str) -> str:

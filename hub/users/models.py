@@ -9,6 +9,7 @@ from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.customers.models import Email
+from hub.http.params import Changes
 from hub.store.types import BigId, UTCDateTime, utcnow
 
 MIN_PASSWORD_CHARS = 10
@@ -84,7 +85,7 @@ class UserCreate(BaseModel):
     role: Role = Role.agent
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Changes):
     """Changes to a user; a new password signs them out everywhere."""
 
     name: str | None = Field(default=None, max_length=200)
