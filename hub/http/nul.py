@@ -7,8 +7,10 @@ cover byte for byte, untouched.
 """
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.http.errors import error_response
@@ -52,21 +54,41 @@ class RefuseNul:
         await self.app(scope, replay, send)
 
 
-def _in_path_or_query(scope: Scope) -> list[str] | None:
+def _in_path_or_query(scope: Scope) -> list[str | int] | None:
     if "\x00" in scope["path"]:
         return ["path"]
     return _in_form(scope["query_string"], "query")
 
 
-def _in_body(body: bytes, content_type: bytes) -> list[str] | None:
+def _in_body(body: bytes, content_type: bytes) -> list[str | int] | None:
     if content_type.split(b";")[0].strip().lower() == FORM:
         return _in_form(body, "body")
     if b"\x00" in body or ESCAPED_NUL.search(body):
-        return ["body"]
+        return ["body", *_json_path_to_nul(body)]
     return None
 
 
-def _in_form(encoded: bytes, part: str) -> list[str] | None:
+def _json_path_to_nul(body: bytes) -> list[str | int]:
+    """Where in a JSON body the first NUL is (``["items", 0, "text"]``); [] if not JSON."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []
+    pending: list[tuple[list[str | int], Any]] = [([], document)]
+    while pending:  # iterative: a deep body must not cost a RecursionError
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path
+        if isinstance(value, dict):
+            if any("\x00" in key for key in value):
+                return path
+            pending.extend(([*path, key], child) for key, child in value.items())
+        elif isinstance(value, list):
+            pending.extend(([*path, index], child) for index, child in enumerate(value))
+    return []
+
+
+def _in_form(encoded: bytes, part: str) -> list[str | int] | None:
     """The field of a URL-encoded query or form that holds NUL (``%00`` or raw)."""
     if b"%00" not in encoded and b"\x00" not in encoded:
         return None
@@ -88,7 +110,9 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _refuse(where: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+async def _refuse(where: list[str | int], scope: Scope, receive: Receive, send: Send) -> None:
     details = [{"loc": where, "message": MESSAGE}]
-    response = error_response(422, "invalid_input", f"{'.'.join(where)}: {MESSAGE}", details)
+    response = error_response(
+        422, "invalid_input", f"{'.'.join(map(str, where))}: {MESSAGE}", details
+    )
     await response(scope, receive, send)

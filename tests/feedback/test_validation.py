@@ -44,7 +44,7 @@ BAD_ITEMS = [
     ("metadata not object", {"metadata": [1, 2]}, ["body", "metadata"], "valid dictionary"),
     ("metadata too big", {"metadata": {"k": "v" * 70_000}}, ["body", "metadata"], "64 KiB"),
     ("answers not object", {"answers": "yes"}, ["body", "answers"], "valid dictionary"),
-    ("answers with NUL", {"answers": {"q": "a\x00"}}, ["body", "answers"], "NUL"),
+    ("answers with NUL", {"answers": {"q": "a\x00"}}, ["body", "answers", "q"], "NUL"),
     (
         "customer without id",
         {"customer": {"name": "Ana"}},

@@ -24,15 +24,20 @@ def keys(db: Database) -> dict[str, str]:
 
 
 # (method, url, request arguments, the `loc` the 422 must name)
-NUL_REQUESTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
-    "item text": ("POST", "/api/v1/feedback", {"json": item(text="a\x00b")}, ["body"]),
+NUL_REQUESTS: dict[str, tuple[str, str, dict[str, Any], list[str | int]]] = {
+    "item text": ("POST", "/api/v1/feedback", {"json": item(text="a\x00b")}, ["body", "text"]),
     "customer attribute": (
         "POST",
         "/api/v1/feedback",
         {"json": item(customer={"ref": "c", "attributes": {"plan": "\x00"}})},
-        ["body"],
+        ["body", "customer", "attributes", "plan"],
     ),
-    "batch item": ("POST", "/api/v1/feedback", {"json": {"items": [item(title="\x00")]}}, ["body"]),
+    "batch item": (
+        "POST",
+        "/api/v1/feedback",
+        {"json": {"items": [item(), item(title="\x00")]}},
+        ["body", "items", 1, "title"],
+    ),
     "raw NUL byte": (
         "POST",
         "/api/v1/feedback",
@@ -54,7 +59,12 @@ NUL_REQUESTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
     ),
     "topic path": ("PATCH", "/api/v1/topics/a%00b", {"json": {"name": "x"}}, ["path"]),
     "source path": ("GET", "/api/v1/sources/a%00b", {}, ["path"]),
-    "new topic": ("POST", "/api/v1/topics", {"json": {"key": "ab", "name": "N\x00"}}, ["body"]),
+    "new topic": (
+        "POST",
+        "/api/v1/topics",
+        {"json": {"key": "ab", "name": "N\x00"}},
+        ["body", "name"],
+    ),
     "sign-in form": (
         "POST",
         "/login",
@@ -71,14 +81,14 @@ NUL_REQUESTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
         "POST",
         "/api/v1/responses",
         {"json": {"key": "pk_x", "score": 9, "comment": "\x00"}, "headers": {"Origin": ORIGIN}},
-        ["body"],
+        ["body", "comment"],
     ),
     "webhook path": ("POST", "/api/v1/webhooks/a%00", {"json": {}}, ["path"]),
     "webhook body": (
         "POST",
         "/api/v1/webhooks/typeform",
         {"json": {"form_response": "\x00"}},
-        ["body"],
+        ["body", "form_response"],
     ),
 }
 
