@@ -141,8 +141,10 @@ class TopicPublic(BaseModel):
     examples: dict[str, Any]
 
 
-class TopicAccept(BaseModel):
+class TopicAccept(Changes):
     """Accepting a discovered topic, optionally under a new key, name or parent."""
+
+    nullable = frozenset({"parent", "owner_team"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

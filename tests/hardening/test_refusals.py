@@ -152,6 +152,8 @@ async def test_the_largest_id_is_a_plain_404(
     [
         ("PUT", "/api/v1/teams/1/members", [TOO_BIG]),
         ("PUT", "/api/v1/routing/rules/order", [1, TOO_BIG]),
+        ("POST", "/api/v1/routing/rules", {"name": "r", "team_id": TOO_BIG}),
+        ("POST", "/api/v1/cases/1/assign", {"assignee_id": TOO_BIG}),
     ],
 )
 async def test_ids_in_bodies_out_of_range_are_422(
@@ -212,13 +214,15 @@ async def test_numbers_that_do_not_fit_are_refused_not_coerced(
         ("/api/v1/users/1", {"role": None}, "role"),
         ("/api/v1/sources/anything", {"enabled": None}, "enabled"),
         ("/api/v1/surveys/1", {"name": None}, "name"),
+        ("/api/v1/topics/billing/accept", {"name": None}, "name"),
     ],
 )
 async def test_patch_null_for_a_field_that_cannot_be_null_is_422(
     url: str, body: dict[str, Any], field: str, client: httpx.AsyncClient, keys: dict[str, str]
 ) -> None:
     await client.post("/api/v1/topics", json={"key": "billing", "name": "Billing"}, headers=keys)
-    response = await client.patch(url, json=body, headers=keys)
+    method = "POST" if url.endswith("/accept") else "PATCH"
+    response = await client.request(method, url, json=body, headers=keys)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["loc"] == ["body", field]
 
