@@ -49,6 +49,10 @@ def read_json(data: bytes) -> Any:
             json.loads(data, parse_int=_int_in_range)
         except RecursionError as exc:
             raise UnstorableJson("nested too deeply", syntax=False) from exc
+        except UnstorableJson:
+            raise
+        except ValueError as exc:  # what orjson reads and json does not (a byte order mark)
+            raise UnstorableJson(f"not valid JSON: {exc}", syntax=True) from exc
     return value
 
 
