@@ -63,7 +63,8 @@ def _in_path_or_query(scope: Scope) -> list[str | int] | None:
 def _in_body(body: bytes, content_type: bytes) -> list[str | int] | None:
     if content_type.split(b";")[0].strip().lower() == FORM:
         return _in_form(body, "body")
-    if b"\x00" in body or ESCAPED_NUL.search(body):
+    # The plain find first: the regex is slow over a large batch, and rarely needed.
+    if b"\x00" in body or (b"\\u0000" in body and ESCAPED_NUL.search(body)):
         return ["body", *_json_path_to_nul(body)]
     return None
 
