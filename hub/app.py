@@ -23,6 +23,7 @@ from hub.http.deps import SessionDep
 from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
+from hub.http.nul import RefuseNul
 from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
 from hub.observability.api import router as observability_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.nlp_status_cache = NlpStatusCache()  # the admin banner on every page
+    app.add_middleware(RefuseNul)  # inside BodySizeLimit: it reads bodies the limit allowed
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(WidgetCors)  # outside BodySizeLimit: the widget's 16 KB limit comes first
     install_error_handlers(app)

@@ -12,6 +12,7 @@ from hub.customers.risk import WEIGHTS, RiskFilters, at_risk, segments
 from hub.errors import InvalidInput, NotFound
 from hub.feedback.models import ScoreType
 from hub.http.deps import SessionDep
+from hub.http.params import PathId
 from hub.scores import SCALES
 from hub.store.types import utcnow
 from web.auth import page_user
@@ -61,7 +62,7 @@ def at_risk_page(
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 def customer_page(
-    request: Request, session: SessionDep, customer_id: int, cursor: str | None = None
+    request: Request, session: SessionDep, customer_id: PathId, cursor: str | None = None
 ) -> HTMLResponse:
     """One customer: who they are, why they are at risk, their scores, feedback and cases."""
     try:

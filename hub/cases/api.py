@@ -31,6 +31,7 @@ from hub.cases.service import (
 from hub.errors import Forbidden
 from hub.http.csv_export import Format, wants_csv
 from hub.http.deps import Principal, ReadKey, SessionDep, SettingsDep, require_access
+from hub.http.params import PathId
 from hub.routing.models import Priority
 from hub.users.models import Role
 
@@ -81,14 +82,14 @@ def cases(
 
 
 @router.get("/{case_id}", summary="Get a case")
-def one_case(case_id: int, session: SessionDep, _who: ReadKey) -> CaseDetail:
+def one_case(case_id: PathId, session: SessionDep, _who: ReadKey) -> CaseDetail:
     """A case with its feedback, the customer's other feedback and the event trail."""
     return case_detail(session, case_id=case_id)
 
 
 @router.post("/{case_id}/assign", summary="Assign a case")
 def assign_case(
-    case_id: int, data: AssignIn, session: SessionDep, settings: SettingsDep, who: WorkKey
+    case_id: PathId, data: AssignIn, session: SessionDep, settings: SettingsDep, who: WorkKey
 ) -> CaseDetail:
     """Give the case to a person and/or a team; a field left out stays as it is."""
     case = _may_work(session, who, case_id)
@@ -103,7 +104,7 @@ def assign_case(
 
 @router.post("/{case_id}/transition", summary="Change a case's status")
 def transition_case(
-    case_id: int, data: TransitionIn, session: SessionDep, who: WorkKey
+    case_id: PathId, data: TransitionIn, session: SessionDep, who: WorkKey
 ) -> CaseDetail:
     """Move the case along new → assigned → in progress → waiting → resolved → closed."""
     _may_work(session, who, case_id)
@@ -114,7 +115,7 @@ def transition_case(
 
 @router.post("/{case_id}/priority", summary="Change a case's priority")
 def prioritise_case(
-    case_id: int, data: PriorityIn, session: SessionDep, who: WorkKey
+    case_id: PathId, data: PriorityIn, session: SessionDep, who: WorkKey
 ) -> CaseDetail:
     """Make the case more or less urgent (low, normal, high, urgent)."""
     _may_work(session, who, case_id)
@@ -123,7 +124,7 @@ def prioritise_case(
 
 
 @router.post("/{case_id}/notes", summary="Add a note")
-def note_case(case_id: int, data: NoteIn, session: SessionDep, who: WorkKey) -> CaseDetail:
+def note_case(case_id: PathId, data: NoteIn, session: SessionDep, who: WorkKey) -> CaseDetail:
     """An internal note on the case's trail."""
     _may_work(session, who, case_id)
     add_note(session, case_id=case_id, body=data.body, actor=who.actor)
@@ -132,7 +133,7 @@ def note_case(case_id: int, data: NoteIn, session: SessionDep, who: WorkKey) -> 
 
 @router.post("/{case_id}/reply", summary="Reply to the customer")
 def reply_case(
-    case_id: int, data: ReplyIn, session: SessionDep, settings: SettingsDep, who: WorkKey
+    case_id: PathId, data: ReplyIn, session: SessionDep, settings: SettingsDep, who: WorkKey
 ) -> CaseDetail:
     """Email the customer (when they have an address and SMTP is set up), else record it."""
     _may_work(session, who, case_id)

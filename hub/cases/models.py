@@ -10,6 +10,7 @@ from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.feedback.models import FeedbackPublic
+from hub.http.params import BodyId
 from hub.routing.models import Priority
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
@@ -171,8 +172,8 @@ class CasePage(BaseModel):
 class AssignIn(BaseModel):
     """Give a case to a person and/or a team (``null`` takes it away, left out keeps it)."""
 
-    assignee_id: int | None = None
-    team_id: int | None = None
+    assignee_id: BodyId | None = None
+    team_id: BodyId | None = None
 
 
 class PriorityIn(BaseModel):

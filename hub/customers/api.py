@@ -9,6 +9,7 @@ from hub.customers.queries import CustomerDetail, customer_detail
 from hub.customers.risk import AtRiskPage, RiskFilters, at_risk
 from hub.http.csv_export import Format, csv_response, wants_csv
 from hub.http.deps import ReadKey, SessionDep
+from hub.http.params import PathId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -60,7 +61,7 @@ def _at_risk_csv(page: AtRiskPage) -> Response:
 def customer_route(
     session: SessionDep,
     _key: ReadKey,
-    customer_id: int,
+    customer_id: PathId,
     days: Days = 30,
     cursor: str | None = None,
     limit: Limit = 50,

@@ -10,7 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
+from hub.store.storable import no_nul, storable_json
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
+
+NoNul = AfterValidator(no_nul)
 
 
 class Customer(SQLModel, table=True):
@@ -51,11 +54,11 @@ class CustomerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    ref: str | None = Field(default=None, min_length=1, max_length=255)
+    ref: Annotated[str, Field(min_length=1, max_length=255), NoNul] | None = None
     email: Email | None = None
-    name: str | None = Field(default=None, max_length=200)
-    segment: str | None = Field(default=None, max_length=100)
-    attributes: dict[str, Any] | None = None
+    name: Annotated[str, Field(max_length=200), NoNul] | None = None
+    segment: Annotated[str, Field(max_length=100), NoNul] | None = None
+    attributes: Annotated[dict[str, Any], AfterValidator(storable_json)] | None = None
 
     @model_validator(mode="after")
     def _needs_identity(self) -> "CustomerIn":

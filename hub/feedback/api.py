@@ -5,12 +5,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from hub.errors import InvalidInput
 from hub.feedback.corrections import SentimentCorrection, correct_sentiment
 from hub.feedback.export import FEEDBACK_COLUMNS, feedback_rows
+from hub.feedback.json_input import load_body
 from hub.feedback.models import (
     Channel,
     FeedbackPage,
@@ -22,6 +23,7 @@ from hub.feedback.queries import FeedbackFilters, count_feedback, get_feedback, 
 from hub.feedback.service import ingest
 from hub.http.csv_export import Format, csv_stream, refuse_oversized, wants_csv
 from hub.http.deps import AdminKey, IngestKey, ReadKey, SessionDep, SettingsDep
+from hub.http.params import PathId, QueryDateTime
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 
@@ -42,6 +44,11 @@ INGEST_BODY = {
 }
 
 
+async def ingest_payload(request: Request) -> Any:
+    """The body, read so that an item the hub cannot store is rejected alone (not its batch)."""
+    return load_body(await request.body())
+
+
 @router.post(
     "",
     summary="Ingest feedback",
@@ -52,7 +59,7 @@ INGEST_BODY = {
     },
 )
 def ingest_feedback(
-    payload: Annotated[Any, Body()],
+    payload: Annotated[Any, Depends(ingest_payload)],
     session: SessionDep,
     settings: SettingsDep,
     _key: IngestKey,
@@ -96,8 +103,8 @@ def list_feedback_route(
     language: str | None = None,
     sentiment: str | None = None,
     customer: Annotated[str | None, Query(description="customer ref (or email)")] = None,
-    since: Annotated[datetime | None, Query(description="created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="created before")] = None,
+    since: Annotated[QueryDateTime | None, Query(description="created at or after")] = None,
+    until: Annotated[QueryDateTime | None, Query(description="created before")] = None,
     q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
     topic: Annotated[
         str | None, Query(description="topic key; an unknown key matches nothing")
@@ -134,7 +141,7 @@ def list_feedback_route(
 
 @router.patch("/{feedback_id}/sentiment", summary="Correct an item's sentiment")
 def correct_sentiment_route(
-    feedback_id: int, correction: SentimentCorrection, session: SessionDep, _key: AdminKey
+    feedback_id: PathId, correction: SentimentCorrection, session: SessionDep, _key: AdminKey
 ) -> FeedbackPublic:
     """Set the sentiment by hand; workers keep it and the next training learns from it."""
     correct_sentiment(session, feedback_id=feedback_id, sentiment=correction.sentiment)
@@ -142,7 +149,7 @@ def correct_sentiment_route(
 
 
 @router.get("/{feedback_id}", summary="Get one feedback item")
-def get_feedback_route(feedback_id: int, session: SessionDep, _key: ReadKey) -> FeedbackPublic:
+def get_feedback_route(feedback_id: PathId, session: SessionDep, _key: ReadKey) -> FeedbackPublic:
     """One feedback item by id."""
     return get_feedback(session, feedback_id=feedback_id)
 

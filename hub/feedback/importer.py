@@ -15,11 +15,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 from sqlalchemy import Engine
 
 from hub.customers.models import CustomerDetails
 from hub.errors import InvalidInput
+from hub.feedback.json_input import UnstorableJson, read_json
 from hub.feedback.models import IngestResult
 from hub.feedback.service import PreparedItem, store_items, validate_items
 from hub.lifecycle import die_with_parent
@@ -165,12 +165,9 @@ def prepare_chunk(lines: list[Line], *, source: str) -> PreparedChunk:
         try:
             if line.error is not None:
                 raise ValueError(line.error)
-            item = orjson.loads(line.raw) if isinstance(line.raw, bytes) else _nest(line.raw)
+            item = read_json(line.raw) if isinstance(line.raw, bytes) else _nest(line.raw)
             parsed.append((line, item))
-        except orjson.JSONDecodeError as exc:
-            reason = f"not valid JSON: {exc.msg} at column {exc.colno}"
-            rejects.append(_reject(line, [reason]))
-        except ValueError as exc:
+        except ValueError as exc:  # UnstorableJson too
             rejects.append(_reject(line, [str(exc)]))
     items, rejected = validate_items(
         [item for _, item in parsed], default_source=source, derive_external_id=True
@@ -190,9 +187,9 @@ def _nest(row: dict[str, str | None]) -> dict[str, Any]:
         value: Any = cell
         if column in JSON_COLUMNS and cell.lstrip().startswith(("{", "[")):
             try:
-                value = json.loads(cell)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"column {column!r} is not valid JSON: {exc.msg}") from exc
+                value = read_json(cell.encode())
+            except UnstorableJson as exc:
+                raise ValueError(f"column {column!r}: {exc}") from exc
         target = item
         *parents, leaf = column.strip().split(".")
         for parent in parents:

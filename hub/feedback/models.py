@@ -25,11 +25,11 @@ from sqlmodel import Field as SQLField
 
 from hub.customers.models import CustomerIn, CustomerPublic
 from hub.scores import SCALES
+from hub.store.storable import EARLIEST, no_nul, storable_json
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 from hub.topics.models import AssignedTopic
 
 MAX_TEXT_CHARS = 20_000
-MAX_JSON_BYTES = 64 * 1024
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
@@ -115,15 +115,20 @@ def _text(value: str) -> str | None:
     """Blank text is absent; NUL characters are refused (PostgreSQL cannot store them)."""
     if not value:
         return None
-    if "\x00" in value:
-        raise ValueError("contains a NUL character")
-    return value
+    return no_nul(value)
 
 
 def _customer_ref(value: Any) -> Any:
     """``"customer": "cus_1"`` is short for ``{"ref": "cus_1"}``; a blank one is absent."""
     if isinstance(value, str):
         return {"ref": value} if value.strip() else None
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """Refuse ``true`` and ``4.0`` as a score, never coerce them (CSV digit strings pass)."""
+    if isinstance(value, bool | float):
+        raise ValueError("must be a whole number, not true/false or a decimal")
     return value
 
 
@@ -136,18 +141,9 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
-def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
-    encoded = orjson.dumps(value, default=str)
-    if len(encoded) > MAX_JSON_BYTES:
-        raise ValueError(f"is larger than {MAX_JSON_BYTES // 1024} KiB once encoded")
-    if b"\\u0000" in encoded:
-        raise ValueError("contains a NUL character")
-    return value
-
-
 CleanText = AfterValidator(_text)
 # Validators sit inside the optional types, so absent fields cost no Python call (hot path).
-JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)] | None
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)] | None
 
 
 @lru_cache(maxsize=1)
@@ -171,7 +167,7 @@ class FeedbackIn(BaseModel):
     text: Annotated[str, _max(MAX_TEXT_CHARS), CleanText] | None = None
     title: Annotated[str, _max(500), CleanText] | None = None
     score_type: ScoreType | None = None
-    score: int | None = None
+    score: Annotated[int, BeforeValidator(_whole_number)] | None = None
     created_at: datetime | None = None
     author: Annotated[str, _max(200), CleanText] | None = None
     customer: Annotated[CustomerIn | None, BeforeValidator(_customer_ref)] = None
@@ -196,6 +192,8 @@ class FeedbackIn(BaseModel):
                 self.created_at = self.created_at.replace(tzinfo=UTC)
             if self.created_at > _future_horizon(int(time.time())):
                 raise ValueError("`created_at` is more than a day in the future")
+            if self.created_at.year < EARLIEST.year:
+                raise ValueError(f"`created_at` is before {EARLIEST}")
         return self
 
     def content_hash(self) -> str:

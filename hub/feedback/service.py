@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from hub.customers.models import CustomerDetails
 from hub.customers.service import resolve_customer_ids
+from hub.feedback.json_input import UnreadableItem
 from hub.feedback.models import (
     Feedback,
     FeedbackIn,
@@ -73,27 +74,34 @@ def validate_items(
     rejected: list[IngestResult] = []
     for index, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
-            errors = [ItemError(loc=[], message="an item must be a JSON object")]
-            rejected.append(IngestResult(index=index, status="rejected", errors=errors))
+            reason = (
+                raw.reason if isinstance(raw, UnreadableItem) else "an item must be a JSON object"
+            )
+            rejected.append(_rejected(index, {}, [ItemError(loc=[], message=reason)]))
             continue
         data = raw
-        if default_source is not None and not raw.get("source"):
-            data = {**data, "source": default_source}
-        if derive_external_id and not raw.get("external_id"):
-            data = {**data, "external_id": _derived_external_id(raw)}
         try:
+            if default_source is not None and not raw.get("source"):
+                data = {**data, "source": default_source}
+            if derive_external_id and not raw.get("external_id"):
+                data = {**data, "external_id": _derived_external_id(raw)}
             accepted.append(PreparedItem.of(index, FeedbackIn.model_validate(data)))
         except ValidationError as exc:
-            rejected.append(
-                IngestResult(
-                    index=index,
-                    status="rejected",
-                    source=_str_or_none(data.get("source")),
-                    external_id=_str_or_none(data.get("external_id")),
-                    errors=item_errors(exc),
-                )
-            )
+            rejected.append(_rejected(index, data, item_errors(exc)))
+        except (ValueError, TypeError, RecursionError) as exc:  # whatever else one item can break
+            rejected.append(_rejected(index, data, [ItemError(loc=[], message=str(exc))]))
     return accepted, rejected
+
+
+def _rejected(index: int, data: dict[str, Any], errors: list[ItemError]) -> IngestResult:
+    source, external_id = data.get("source"), data.get("external_id")
+    return IngestResult(
+        index=index,
+        status="rejected",
+        source=_str_or_none(source),
+        external_id=_str_or_none(external_id),
+        errors=errors,
+    )
 
 
 def item_errors(exc: ValidationError) -> list[ItemError]:

@@ -1,7 +1,6 @@
 """JSON (and CSV) API for metrics over time and topic trends; read scope."""
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from hub.errors import InvalidInput
 from hub.http.csv_export import Format, csv_response, wants_csv
 from hub.http.deps import ReadKey, SessionDep
+from hub.http.params import QueryDate
 from hub.metrics.queries import Dimension, Filters, Interval, Window, metric_report, topic_trends
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
@@ -44,8 +44,10 @@ class TopicTrends(BaseModel):
 
 
 def window(
-    start: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive")] = None,
+    start: Annotated[QueryDate | None, Query(alias="from", description="First day (UTC)")] = None,
+    end: Annotated[
+        QueryDate | None, Query(alias="to", description="Last day (UTC), inclusive")
+    ] = None,
     interval: Interval = Interval.week,
 ) -> Window:
     """The reporting window from the query string."""
@@ -136,8 +138,10 @@ def topic_trends_route(
     _key: ReadKey,
     window: WindowDep,
     filters: FiltersDep,
-    baseline_from: Annotated[date | None, Query(description="Default: the span before")] = None,
-    baseline_to: Annotated[date | None, Query()] = None,
+    baseline_from: Annotated[
+        QueryDate | None, Query(description="Default: the span before")
+    ] = None,
+    baseline_to: Annotated[QueryDate | None, Query()] = None,
     min_count: Annotated[int, Query(ge=1, description="Fewest items to flag a trend")] = 5,
     format: FormatQuery = None,
 ) -> Any:

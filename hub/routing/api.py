@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from hub.auth.models import Scope
 from hub.http.deps import Principal, ReadKey, SessionDep, require_access
+from hub.http.params import BodyId, PathId
 from hub.routing.models import RuleIn, RulePublic, RuleTrial
 from hub.routing.service import (
     create_rule,
@@ -46,19 +47,19 @@ def try_a_rule(
 
 
 @router.put("/order", summary="Reorder routing rules")
-def reorder(rule_ids: list[int], session: SessionDep, _who: LeadKey) -> list[RulePublic]:
+def reorder(rule_ids: list[BodyId], session: SessionDep, _who: LeadKey) -> list[RulePublic]:
     """Give every rule's id once, in the order they should be tried."""
     return reorder_rules(session, rule_ids=rule_ids)
 
 
 @router.put("/{rule_id}", summary="Change a routing rule")
-def change_rule(rule_id: int, data: RuleIn, session: SessionDep, _who: LeadKey) -> RulePublic:
+def change_rule(rule_id: PathId, data: RuleIn, session: SessionDep, _who: LeadKey) -> RulePublic:
     """Replace a rule's conditions and outcome."""
     return update_rule(session, rule_id=rule_id, data=data)
 
 
 @router.delete("/{rule_id}", summary="Delete a routing rule", status_code=204)
-def remove_rule(rule_id: int, session: SessionDep, _who: LeadKey) -> Response:
+def remove_rule(rule_id: PathId, session: SessionDep, _who: LeadKey) -> Response:
     """Remove a rule; the cases it opened keep their history."""
     delete_rule(session, rule_id=rule_id)
     return Response(status_code=204)

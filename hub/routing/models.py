@@ -10,6 +10,7 @@ from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.feedback.models import Channel, ScoreType
+from hub.http.params import BodyId
 from hub.scores import SCALES
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
@@ -127,8 +128,8 @@ class RuleIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     enabled: bool = True
     conditions: Conditions = Conditions()
-    team_id: int | None = None
-    assignee_id: int | None = None
+    team_id: BodyId | None = None
+    assignee_id: BodyId | None = None
     strategy: Strategy = Strategy.none
     priority: Priority = Priority.normal
     sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)

@@ -8,12 +8,12 @@ Items are keyed by the source's own ids, so a re-delivery is a duplicate, never 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import orjson
 from sqlmodel import Session, select
 
 from collectors.base import BadSignature, InboundCollector, MalformedResponse
 from collectors.registry import is_inbound, registered
 from hub.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from hub.feedback.json_input import UnstorableJson, read_json
 from hub.feedback.service import store_items, validate_items
 from hub.sources.items import ingest_item
 from hub.sources.models import Source
@@ -47,9 +47,9 @@ def receive_delivery(
     except BadSignature as exc:
         raise Unauthorized(f"webhook signature rejected: {exc}") from exc
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the delivery is not JSON: {exc}") from exc
+        payload = read_json(body)
+    except UnstorableJson as exc:
+        raise InvalidInput(f"the delivery is not JSON the hub can store: {exc}") from exc
     try:
         items = collector.items(config, headers, payload)
     except MalformedResponse as exc:

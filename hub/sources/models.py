@@ -8,6 +8,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import Index, Text
 from sqlmodel import Column, Field, ForeignKey, SQLModel
 
+from hub.http.params import Changes
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
 DEFAULT_INTERVAL_SECONDS = 900
@@ -116,7 +117,7 @@ class SourceCreate(BaseModel):
     enabled: bool = True
 
 
-class SourceUpdate(BaseModel):
+class SourceUpdate(Changes):
     """Changes to a source; ``config`` keys given replace those stored (secrets too)."""
 
     config: dict[str, Any] | None = None

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.errors import InvalidInput, MalformedJson, UnsupportedMediaType
 from hub.feedback.service import item_errors
 from hub.http.deps import AdminKey, SessionDep, SettingsDep
+from hub.http.params import PathId
 from hub.http.rate_limit import RateLimiter
 from hub.store.engine import session_scope
 from hub.surveys.cache import WidgetSurvey, WidgetSurveys
@@ -112,7 +113,7 @@ def create_survey_route(
 
 @router.get("/{survey_id}", summary="Get a survey")
 def get_survey_route(
-    survey_id: int, session: SessionDep, _key: AdminKey, url: HubUrl
+    survey_id: PathId, session: SessionDep, _key: AdminKey, url: HubUrl
 ) -> SurveyPublic:
     """One survey."""
     return get_survey(session, survey_id=survey_id, hub_url=url)
@@ -120,7 +121,7 @@ def get_survey_route(
 
 @router.patch("/{survey_id}", summary="Change a survey")
 def update_survey_route(
-    survey_id: int, data: SurveyUpdate, session: SessionDep, _key: AdminKey, url: HubUrl
+    survey_id: PathId, data: SurveyUpdate, session: SessionDep, _key: AdminKey, url: HubUrl
 ) -> SurveyPublic:
     """Change texts, allowed origins, rate limit or `active`; the key and source stay."""
     updated = update_survey(session, survey_id=survey_id, data=data, hub_url=url)

@@ -18,6 +18,7 @@ from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.customers.models import Email
+from hub.http.params import Changes
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
 LANGUAGES = ("en", "es", "pt")
@@ -122,8 +123,10 @@ class SurveyCreate(BaseModel):
     allow_without_origin: bool = False
 
 
-class SurveyUpdate(BaseModel):
-    """Changes to a survey; fields left out stay."""
+class SurveyUpdate(Changes):
+    """Changes to a survey; fields left out stay (null rate limit: the HUB_ default)."""
+
+    nullable = frozenset({"rate_limit_per_minute"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from hub.http.deps import AdminKey, ReadKey, SessionDep
+from hub.http.params import PathId
 from hub.topics.curation import accept_topic, merge_topics, remove_topic
 from hub.topics.models import (
     AssignedTopic,
@@ -66,7 +67,7 @@ def delete_topic_route(key: str, session: SessionDep, _key: AdminKey) -> Respons
 
 @router.post("/feedback/{feedback_id}/topics", summary="Correct an item's topics")
 def correct_topics_route(
-    feedback_id: int, correction: TopicCorrection, session: SessionDep, _key: AdminKey
+    feedback_id: PathId, correction: TopicCorrection, session: SessionDep, _key: AdminKey
 ) -> list[AssignedTopic]:
     """Set what an item is about; its text becomes an example of those topics."""
     return correct_topics(session, feedback_id=feedback_id, keys=correction.topics)

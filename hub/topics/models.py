@@ -9,6 +9,7 @@ from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
+from hub.http.params import Changes
 from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 
 LANGUAGES = ("en", "es", "pt")
@@ -104,8 +105,10 @@ class TopicCreate(BaseModel):
     _examples = field_validator("examples")(_clean_examples)
 
 
-class TopicUpdate(BaseModel):
-    """Changes to a topic; absent fields stay as they are."""
+class TopicUpdate(Changes):
+    """Changes to a topic; absent fields stay as they are (null: no parent, no owner team)."""
+
+    nullable = frozenset({"parent", "owner_team"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -138,8 +141,10 @@ class TopicPublic(BaseModel):
     examples: dict[str, Any]
 
 
-class TopicAccept(BaseModel):
+class TopicAccept(Changes):
     """Accepting a discovered topic, optionally under a new key, name or parent."""
+
+    nullable = frozenset({"parent", "owner_team"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

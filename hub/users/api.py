@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from hub.auth.sessions import sign_out_everywhere
 from hub.http.deps import AdminKey, ReadKey, SessionDep
+from hub.http.params import BodyId, PathId
 from hub.users.models import TeamCreate, TeamPublic, UserCreate, UserPublic, UserUpdate
 from hub.users.service import (
     create_team,
@@ -30,7 +31,9 @@ def add_user(data: UserCreate, session: SessionDep, _who: AdminKey) -> UserPubli
 
 
 @router.patch("/users/{user_id}", summary="Change a user")
-def change_user(user_id: int, data: UserUpdate, session: SessionDep, _who: AdminKey) -> UserPublic:
+def change_user(
+    user_id: PathId, data: UserUpdate, session: SessionDep, _who: AdminKey
+) -> UserPublic:
     """Role, name, active flag or password; a new password or deactivation signs them out."""
     changed = update_user(session, user_id=user_id, changes=data)
     if data.password is not None or data.active is False:
@@ -51,6 +54,8 @@ def add_team(data: TeamCreate, session: SessionDep, _who: AdminKey) -> TeamPubli
 
 
 @router.put("/teams/{team_id}/members", summary="Set a team's members")
-def members(team_id: int, user_ids: list[int], session: SessionDep, _who: AdminKey) -> TeamPublic:
+def members(
+    team_id: PathId, user_ids: list[BodyId], session: SessionDep, _who: AdminKey
+) -> TeamPublic:
     """Exactly these users become the team's members."""
     return set_members(session, team_id=team_id, user_ids=user_ids)

@@ -9,6 +9,7 @@ from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
 from hub.customers.models import Email
+from hub.http.params import Changes
 from hub.store.types import BigId, UTCDateTime, utcnow
 from hub.users.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_password_strength
 
@@ -89,7 +90,7 @@ class UserCreate(BaseModel):
         return check_password_strength(password, known_words=known)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Changes):
     """Changes to a user; a new password signs them out everywhere."""
 
     name: str | None = Field(default=None, max_length=200)

@@ -148,7 +148,8 @@ def test_csv_import_with_nested_columns(cli_env: Path, db) -> None:  # type: ign
     assert rejects[0]["errors"] == "item: score 9 is out of range for csat (1-5)"
     assert (
         rejects[1]["errors"]
-        == "column 'metadata' is not valid JSON: Expecting property name enclosed in double quotes"
+        == "column 'metadata': not valid JSON: unexpected character, expected a string key "
+        "(line 1, column 2)"
     )
     assert rejects[0]["text"] == "bad score"
 

@@ -25,7 +25,7 @@ BAD_ITEMS = [
     ("score_type unknown", {"score_type": "likert"}, ["body", "score_type"], "'nps', 'csat'"),
     ("score without type", {"score_type": None}, ["body"], "give both or neither"),
     ("type without score", {"score": None}, ["body"], "give both or neither"),
-    ("score fractional", {"score": 7.5}, ["body", "score"], "fractional part"),
+    ("score fractional", {"score": 7.5}, ["body", "score"], "whole number"),
     ("score not a number", {"score": "high"}, ["body", "score"], "valid integer"),
     ("nps above 10", {"score": 11}, ["body"], "out of range for nps (0-10)"),
     ("nps below 0", {"score": -1}, ["body"], "out of range for nps (0-10)"),
@@ -44,7 +44,7 @@ BAD_ITEMS = [
     ("metadata not object", {"metadata": [1, 2]}, ["body", "metadata"], "valid dictionary"),
     ("metadata too big", {"metadata": {"k": "v" * 70_000}}, ["body", "metadata"], "64 KiB"),
     ("answers not object", {"answers": "yes"}, ["body", "answers"], "valid dictionary"),
-    ("answers with NUL", {"answers": {"q": "a\x00"}}, ["body", "answers"], "NUL"),
+    ("answers with NUL", {"answers": {"q": "a\x00"}}, ["body", "answers", "q"], "NUL"),
     (
         "customer without id",
         {"customer": {"name": "Ana"}},
