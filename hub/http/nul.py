@@ -1,5 +1,8 @@
 """Refuse U+0000 anywhere in a request, in one place, the same on SQLite and PostgreSQL.
 
+One exception keeps good items safe: a NUL inside one item of an ingest batch is left to that
+item's validation, which rejects the item alone while the rest of the batch is stored.
+
 PostgreSQL cannot store NUL in text or JSONB, SQLite can: without this rule one backend
 stores what the other answers 500 to. Refusing (422) rather than stripping keeps customer text
 as sent, stops senders that retry 5xx forever, and leaves webhook bodies, which signatures
@@ -19,6 +22,7 @@ from hub.http.errors import error_response
 ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 FORM = b"application/x-www-form-urlencoded"
 MESSAGE = "contains a NUL character (U+0000), which the hub does not store"
+INGEST_PATH = "/api/v1/feedback"  # its batch items are validated, and rejected, one by one
 
 
 class RefuseNul:
@@ -39,7 +43,7 @@ class RefuseNul:
         if body is None:  # the client went away
             return
         where = _in_body(body, dict(scope["headers"]).get(b"content-type", b""))
-        if where is not None:
+        if where is not None and not _in_a_batch_item(scope, where):
             await _refuse(where, scope, receive, send)
             return
         replayed = False
@@ -52,6 +56,18 @@ class RefuseNul:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _in_a_batch_item(scope: Scope, where: list[str | int]) -> bool:
+    """Whether the NUL is inside one item of an ingest batch: that item's own validation
+    rejects it alone (``rejected`` in the batch result), so the other items are still stored."""
+    return (
+        scope["method"] == "POST"
+        and scope["path"].rstrip("/") == INGEST_PATH
+        and where[1:2] == ["items"]
+        and len(where) > 2
+        and isinstance(where[2], int)
+    )
 
 
 def _in_path_or_query(scope: Scope) -> list[str | int] | None:

@@ -32,12 +32,6 @@ NUL_REQUESTS: dict[str, tuple[str, str, dict[str, Any], list[str | int]]] = {
         {"json": item(customer={"ref": "c", "attributes": {"plan": "\x00"}})},
         ["body", "customer", "attributes", "plan"],
     ),
-    "batch item": (
-        "POST",
-        "/api/v1/feedback",
-        {"json": {"items": [item(), item(title="\x00")]}},
-        ["body", "items", 1, "title"],
-    ),
     "raw NUL byte": (
         "POST",
         "/api/v1/feedback",
@@ -257,3 +251,15 @@ async def test_patch_null_where_it_means_something_is_applied(
     )
     assert reset.status_code == 200, reset.text
     assert reset.json()["rate_limit_per_minute"] is None
+
+
+async def test_a_nul_in_one_batch_item_rejects_that_item_alone(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    good, bad = item(), item(title="\x00")
+    response = await client.post("/api/v1/feedback", headers=keys, json={"items": [good, bad]})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert results[0]["status"] == "created"
+    assert results[1]["status"] == "rejected"
+    assert "NUL" in str(results[1])
