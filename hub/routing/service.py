@@ -130,8 +130,9 @@ def route_feedback(
         ).all()
     ]
     opened = []
-    for feedback_id, facts in facts_of(session, [i for i in ids if i not in done]).items():
-        case_id = _route_one(session, settings, feedback_id, facts, rules)
+    found = facts_of(session, [i for i in ids if i not in done])
+    for feedback_id in sorted(found):  # cases open in the items' order, on every backend
+        case_id = _route_one(session, settings, feedback_id, found[feedback_id], rules)
         if case_id is not None:
             opened.append(case_id)
     return opened
