@@ -66,7 +66,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy
 
 test: $(TEST_STAMP) system-deps postgres redis lint
-	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25 --cov --cov-report=term:skip-covered
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py
