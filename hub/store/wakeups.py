@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 from sqlalchemy import Engine, func, select
@@ -21,6 +21,8 @@ FEEDBACK_PENDING = "hub_feedback_pending"
 OUTBOX_QUEUED = "hub_outbox_queued"
 #: How often a waiting listener checks whether it was asked to stop.
 STOP_CHECK_SECONDS = 0.5
+#: Hex digits of the schema's hash in a channel's name (see ``_scoped``).
+SCHEMA_HASH = 16
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,14 @@ def announce(session: Session, channel: str) -> None:
     """Notify ``channel``'s listeners when this transaction commits (PostgreSQL; else nothing)."""
     if session.get_bind().dialect.name == "postgresql":
         # Notifications repeated in one transaction are delivered once.
-        session.execute(select(func.pg_notify(channel, "")))
+        session.execute(select(func.pg_notify(_scoped(channel), "")))
+
+
+def _scoped(channel: str) -> Any:
+    """``channel`` for the session's schema: notifications are database-wide, so two hubs in
+    two schemas of one database (or two test runs) must not wake each other's workers. The
+    schema goes in as a short hash: a channel name is at most 63 bytes."""
+    return func.concat(channel, ".", func.left(func.md5(func.current_schema()), SCHEMA_HASH))
 
 
 class Listener:
@@ -83,7 +92,11 @@ class Listener:
             try:
                 arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
                 connection = psycopg.connect(*arguments, **options, autocommit=True)
-                connection.execute(f'LISTEN "{self.channel}"')
+                row = connection.execute(
+                    "SELECT left(md5(current_schema()), %s)", (SCHEMA_HASH,)
+                ).fetchone()
+                schema = row[0] if row else ""
+                connection.execute(f'LISTEN "{self.channel}.{schema}"')
             except psycopg.Error:
                 log.warning("cannot listen on %s; polling", self.channel, exc_info=True)
                 return None

@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from hub.config import Settings
@@ -98,3 +99,18 @@ def test_queued_outbox_messages_wake_the_notifier_channel(db: Database) -> None:
 def _states(db: Database) -> list[str]:
     with Session(db.engine) as session:
         return list(session.exec(select(Feedback.nlp_state)).all())
+
+
+def test_work_in_another_schema_wakes_nobody_here(db: Database) -> None:
+    if db.backend != "postgresql":
+        return  # SQLite has no notifications: nothing to keep apart
+    with Listener(db.engine, FEEDBACK_PENDING) as listener:
+        _waited(listener, 0.3)
+        with db.engine.begin() as connection:  # what a hub in another schema announces
+            connection.execute(
+                text("SELECT pg_notify(:channel || '.' || left(md5('elsewhere'), 16), '')"),
+                {"channel": FEEDBACK_PENDING},
+            )
+        assert _waited(listener, 0.5)[0] is False
+        _ingest(db, "here")
+        assert _waited(listener, 0.5)[0] is True
