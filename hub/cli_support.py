@@ -1,11 +1,15 @@
 """What every `feedback-hub` command shares: the consoles, the database, errors, summaries."""
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 
 from hub.config import get_settings
@@ -18,6 +22,7 @@ from hub.store.migrate import upgrade
 
 console = Console()
 err_console = Console(stderr=True)
+M = TypeVar("M", bound=BaseModel)
 
 
 @contextmanager
@@ -58,3 +63,20 @@ def validated(model: Any, data: dict[str, Any]) -> Any:
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise fail(InvalidInput(fields)) from exc
+
+
+def print_rows(
+    items: Sequence[M], *, as_json: bool, table: Table, row: Callable[[M], Sequence[str]]
+) -> None:
+    """A list command's output: one JSON array for scripts, or ``table`` filled by ``row``."""
+    if as_json:
+        typer.echo(json.dumps([item.model_dump(mode="json") for item in items]))
+        return
+    for item in items:
+        table.add_row(*row(item))
+    console.print(table)
+
+
+def when(moment: datetime | None) -> str:
+    """A time as list commands show it, "-" for none."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from hub.auth.models import Scope
 from hub.auth.service import create_key, list_keys, revoke_key
-from hub.cli_support import console, database, fail
+from hub.cli_support import console, database, fail, print_rows, when
 from hub.errors import HubError
 from hub.store.engine import session_scope
 
@@ -39,21 +39,11 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API keys (never their secrets)."""
     with database() as engine, session_scope(engine) as session:
         keys = list_keys(session)
-    if as_json:
-        typer.echo(json.dumps([key.model_dump(mode="json") for key in keys]))
-        return
     table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
-    for key in keys:
-        table.add_row(
-            str(key.id),
-            key.name,
-            key.prefix,
-            ", ".join(key.scopes),
-            f"{key.created_at:%Y-%m-%d %H:%M}",
-            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
-            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-",
-        )
-    console.print(table)
+    print_rows(keys, as_json=as_json, table=table, row=lambda key: (
+        str(key.id), key.name, key.prefix, ", ".join(key.scopes),
+        when(key.created_at), when(key.last_used_at), when(key.revoked_at),
+    ))  # fmt: skip
 
 
 @keys_app.command("revoke")

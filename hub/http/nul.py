@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from hub.http.errors import error_response
+from hub.http.middleware import HttpMiddleware, read_body, replaying
 
 # "\u0000" in JSON, unless its backslash is itself escaped ("\\u0000" is six characters of text).
 ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -25,37 +26,22 @@ MESSAGE = "contains a NUL character (U+0000), which the hub does not store"
 INGEST_PATH = "/api/v1/feedback"  # its batch items are validated, and rejected, one by one
 
 
-class RefuseNul:
+class RefuseNul(HttpMiddleware):
     """Answer 422 to a request whose path, query or body holds U+0000, raw or escaped."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         where = _in_path_or_query(scope)
         if where is not None:
             await _refuse(where, scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)  # its size is bounded by BodySizeLimit
         if body is None:  # the client went away
             return
         where = _in_body(body, dict(scope["headers"]).get(b"content-type", b""))
         if where is not None and not _in_a_batch_item(scope, where):
             await _refuse(where, scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 def _in_a_batch_item(scope: Scope, where: list[str | int]) -> bool:
@@ -113,18 +99,6 @@ def _in_form(encoded: bytes, part: str) -> list[str | int] | None:
         if "\x00" in name or "\x00" in value:
             return [part, name.replace("\x00", "\\u0000")]
     return [part]
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body (its size is bounded by ``BodySizeLimit``); None if the client left."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 async def _refuse(where: list[str | int], scope: Scope, receive: Receive, send: Send) -> None:

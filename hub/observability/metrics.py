@@ -19,7 +19,9 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from hub.http.middleware import HttpMiddleware
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside every counter and histogram
 HTTP_REQUESTS = Counter(
@@ -45,16 +47,10 @@ WORKER_BATCH_SECONDS = Histogram(
 UNMATCHED = "unmatched"  # a 404's path is not a label: ids and probes would explode cardinality
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """Counts and times every HTTP request by its route template (``/cases/{case_id}``)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500  # what the client gets if the app raises before answering
         started = time.perf_counter()
 

@@ -5,24 +5,20 @@ import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
+
+from hub.http.middleware import HttpMiddleware
 
 HEADER = "X-Request-ID"
 # What a caller may choose: short, and nothing that could forge a log line or a header.
 ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-class RequestId:
+class RequestId(HttpMiddleware):
     """The request id middleware (outermost, so error pages carry the header too)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = incoming(scope) or uuid.uuid4().hex
 
         async def send_with_id(message: Message) -> None:

@@ -9,7 +9,7 @@ from rich.progress import Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
-from hub.cli_support import console, database, err_console, fail, validated
+from hub.cli_support import console, database, err_console, fail, print_rows, validated, when
 from hub.config import get_settings
 from hub.errors import HubError, InvalidInput
 from hub.sources.models import DEFAULT_INTERVAL_SECONDS
@@ -60,21 +60,12 @@ def sources_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     """Every source with its status (secrets masked)."""
     with database() as engine, session_scope(engine) as session:
         sources = list_sources(session)
-    if as_json:
-        typer.echo(json.dumps([source.model_dump(mode="json") for source in sources]))
-        return
     table = Table("name", "kind", "status", "last run", "items", "next run", "last error")
-    for source in sources:
-        last = source.last_run
-        table.add_row(
-            source.name, source.kind, source.status,
-            f"{source.last_run_at:%Y-%m-%d %H:%M}" if source.last_run_at else "-",
-            str(last.created) if last else "-",
-            f"{source.next_run_at:%Y-%m-%d %H:%M}" if source.next_run_at and source.collected
-            else "-",
-            (source.last_error or "")[:60],
-        )  # fmt: skip
-    console.print(table)
+    print_rows(sources, as_json=as_json, table=table, row=lambda source: (
+        source.name, source.kind, source.status, when(source.last_run_at),
+        str(source.last_run.created) if source.last_run else "-",
+        when(source.next_run_at if source.collected else None), (source.last_error or "")[:60],
+    ))  # fmt: skip
 
 
 @sources_app.command("kinds")

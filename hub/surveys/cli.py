@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli_support import console, database, fail, validated
+from hub.cli_support import console, database, fail, print_rows, validated
 from hub.config import get_settings
 from hub.errors import HubError
 from hub.store.engine import session_scope
@@ -77,14 +77,10 @@ def surveys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     """Every survey with its public key and allowed origins."""
     with database() as engine, session_scope(engine) as session:
         surveys = list_surveys(session, hub_url=_hub_url())
-    if as_json:
-        typer.echo(json.dumps([survey.model_dump(mode="json") for survey in surveys]))
-        return
     table = Table("id", "name", "type", "origins", "active")
     # The key stays whole (copyable) however narrow the terminal.
     table.add_column("key", no_wrap=True, min_width=27)
-    for survey in surveys:
-        active = "yes" if survey.active and not survey.key_revoked else "no"
-        origins = ", ".join(survey.allowed_origins)
-        table.add_row(str(survey.id), survey.name, survey.type.value, origins, active, survey.key)
-    console.print(table)
+    print_rows(surveys, as_json=as_json, table=table, row=lambda survey: (
+        str(survey.id), survey.name, survey.type.value, ", ".join(survey.allowed_origins),
+        "yes" if survey.active and not survey.key_revoked else "no", survey.key,
+    ))  # fmt: skip

@@ -1,12 +1,11 @@
 """`feedback-hub users`: people who sign in to the web UI."""
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from hub.cli_support import console, database, fail, validated
+from hub.cli_support import console, database, fail, print_rows, validated, when
 from hub.errors import HubError
 from hub.store.engine import session_scope
 from hub.users.models import Role, UserCreate
@@ -40,12 +39,8 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     """Every user with role, teams and last sign-in."""
     with database() as engine, session_scope(engine) as session:
         users = list_users(session)
-    if as_json:
-        typer.echo(json.dumps([user.model_dump(mode="json") for user in users]))
-        return
     table = Table("id", "email", "name", "role", "teams", "active", "last sign-in")
-    for user in users:
-        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "-"
-        table.add_row(str(user.id), user.email, user.name, user.role.value,
-                      ", ".join(user.teams), "yes" if user.active else "no", last)  # fmt: skip
-    console.print(table)
+    print_rows(users, as_json=as_json, table=table, row=lambda user: (
+        str(user.id), user.email, user.name, user.role.value, ", ".join(user.teams),
+        "yes" if user.active else "no", when(user.last_login_at),
+    ))  # fmt: skip

@@ -119,14 +119,14 @@ def test_reprocess_re_scores_with_a_progress_bar(  # type: ignore[no-untyped-def
 
 
 def test_worker_killed_mid_batch_loses_nothing(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    total = 3_000
+    total = 1_200
     _seed(db, [f"The parcel number {n} arrived late and damaged" for n in range(total)])
     env = {
         **os.environ,
         "HUB_DATABASE_URL": db.url,
-        "HUB_WORKER_BATCH_SIZE": "1000",
+        "HUB_WORKER_BATCH_SIZE": "400",
         "HUB_WORKER_LEASE_SECONDS": "1",
-        "HUB_EMBEDDING_MODEL": "use",  # the fast embedder: 3,000 items in seconds
+        "HUB_EMBEDDING_MODEL": "use",  # the fast embedder: 1,200 items in seconds
         "HUB_SENTIMENT_MODEL": "none",
         "HUB_LOG_LEVEL": "warning",
     }

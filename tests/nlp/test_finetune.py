@@ -8,7 +8,7 @@ import torch
 
 from nlp import e5_port
 from nlp.embedding import model_cache_dir
-from nlp.finetune import CHECKPOINT, Example, FineTuneConfig, fine_tune, score_groups
+from nlp.finetune import CHECKPOINT, Example, FineTuneConfig, Outcome, fine_tune, score_groups
 from nlp.sentiment import HeadSentiment
 from nlp.sentiment_net import WEIGHTS, compress, load_finetuned, read_model, save_model
 
@@ -38,6 +38,13 @@ def base() -> Path:
     return e5_port.ensure_e5_checkpoint(model_cache_dir())  # built once per machine
 
 
+@pytest.fixture(scope="module")
+def lora_run(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """One whole LoRA run, which the determinism and resume tests both compare against."""
+    out = tmp_path_factory.mktemp("lora-run")
+    return fine_tune(base, TRAIN, VAL, out=out, config=TINY, threads=2)
+
+
 def test_scores_each_group_and_their_mean() -> None:
     scores = score_groups(VAL, ["positive", "positive", "positive", "negative"])
     assert scores["groups"] == {"val-en": pytest.approx(33.33, abs=0.01), "val-pt": 100.0}
@@ -57,9 +64,9 @@ def test_refuses_unknown_labels(base: Path, tmp_path: Path) -> None:
 
 
 def test_lora_run_is_deterministic_selected_on_val_and_loads_as_embedder_and_head(
-    base: Path, tmp_path: Path
+    base: Path, lora_run: Outcome, tmp_path: Path
 ) -> None:
-    first = fine_tune(base, TRAIN, VAL, out=tmp_path / "a", config=TINY, threads=2)
+    first = lora_run
     second = fine_tune(base, TRAIN, VAL, out=tmp_path / "b", config=TINY, threads=2)
     assert first.steps == second.steps == 4
     assert [h["mean"] for h in first.history] == [h["mean"] for h in second.history]
@@ -85,8 +92,10 @@ def test_lora_run_is_deterministic_selected_on_val_and_loads_as_embedder_and_hea
     assert np.allclose(got[:, 0], expected[:, 2] - expected[:, 0], atol=2e-3)
 
 
-def test_an_interrupted_run_resumes_where_it_stopped(base: Path, tmp_path: Path) -> None:
-    whole = fine_tune(base, TRAIN, VAL, out=tmp_path / "whole", config=TINY, threads=2)
+def test_an_interrupted_run_resumes_where_it_stopped(
+    base: Path, lora_run: Outcome, tmp_path: Path
+) -> None:
+    whole = lora_run
 
     class Stop(Exception):
         pass
