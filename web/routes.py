@@ -24,7 +24,6 @@ from hub.metrics.models import SENTIMENTS
 from hub.sources.service import list_sources
 from hub.store.storable import EARLIEST, LATEST
 from hub.topics.service import list_topics
-from hub.users.models import Role
 from web.auth import page_user
 from web.templating import templates
 
@@ -89,7 +88,6 @@ def inbox(
         "errors": errors,
         "total": count_feedback(session, filters=filters),
         "cases": cases_of_items(session, [item.id for item in paging["page"].items]),
-        "may_open": Role(request.state.user.role).allows(Role.agent),
         # (value, label) pairs for the filter menus
         "sources": [(source.name, source.name) for source in list_sources(session)],
         "channels": [(channel.value, channel.value) for channel in Channel],
