@@ -36,7 +36,7 @@ class PageForbidden(Forbidden):
 
     def __init__(self, needed: Role, user: User) -> None:
         super().__init__(f"this page needs the {needed.value} role (you are {user.role})")
-        self.needed = needed
+        self.needed, self.role = needed, user.role
 
 
 class SignInRequired(Exception):
@@ -62,6 +62,7 @@ def page_user(role: Role = Role.viewer) -> Callable[..., User]:
         request.state.user = user  # the layout of the 403 page needs them too
         request.state.csrf_token = user_session.csrf_token
         if not Role(user.role).allows(role):
+            session.expunge(user)  # the rollback must not expire what the 403 page shows
             raise PageForbidden(role, user)
         if user.role == Role.admin and not hasattr(request.state, "nlp_status"):
             # The layout's banner when workers enrich without sentiment (read every few seconds).
@@ -88,7 +89,7 @@ def install_sign_in_redirect(app: FastAPI) -> None:
 
     @app.exception_handler(PageForbidden)
     async def forbidden_page(request: Request, exc: PageForbidden) -> HTMLResponse:
-        context = {"needed": exc.needed.value, "role": request.state.user.role}
+        context = {"needed": exc.needed.value, "role": exc.role}
         return templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
 
 
