@@ -1,14 +1,20 @@
-"""POST /api/v1/cases on both backends: a case for any item, its trail, 409, reopening, 404, 422."""
+"""POST /api/v1/cases on both backends: a case for any item, its trail, 409 (concurrent requests
+included), reopening, 404, 422."""
 
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from hub.app import create_app
-from hub.cases.models import Status
+from hub.cases.models import Case, Status
+from hub.cases.service import CaseExists, open_case_for_item
 from hub.config import Settings
 from hub.notifications.models import OutboxMessage
+from hub.routing.models import Priority
+from hub.store.engine import session_scope
 from hub.users.models import Role
 from tests.cases.test_api import bearer, signed_in
 from tests.cases.test_service import (
@@ -148,3 +154,26 @@ async def test_a_signed_in_agent_opens_one(client: httpx.AsyncClient, db: Databa
     opened = await client.post(CASES, json={"feedback_id": feedback}, headers=csrf)
     assert opened.status_code == 201
     assert [e.actor for e in trail(db, opened.json()["id"])] == [f"user:{agent}"]
+
+
+def test_concurrent_requests_for_one_item_open_one_case_and_name_it(db: Database) -> None:
+    [feedback] = store(db, item())
+    barrier = threading.Barrier(4)
+
+    def open_one(_: int) -> str:
+        barrier.wait()
+        try:
+            with session_scope(db.engine) as session:
+                case = open_case_for_item(
+                    session, settings=Settings(), feedback_id=feedback, team_id=None,
+                    assignee_id=None, priority=Priority.normal, note=None, actor="key:1",
+                )  # fmt: skip
+                return f"opened #{case.id}"
+        except CaseExists as exc:
+            return f"exists #{exc.details['case_id']}"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(open_one, range(4)))
+    [case] = load_all(db, Case)
+    assert outcomes == [f"exists #{case.id}"] * 3 + [f"opened #{case.id}"]
+    assert [e.kind for e in trail(db, case.id or 0)] == ["created"]
