@@ -54,7 +54,7 @@ def open_case_page(
     feedback_id: PathId,
     team_id: Annotated[str, Form()] = "",
     assignee_id: Annotated[str, Form()] = "",
-    priority: Annotated[str, Form()] = Priority.normal.value,
+    priority: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -63,13 +63,13 @@ def open_case_page(
     try:
         check_csrf(request, csrf_token)
         must_be_agent(user)
-        if priority not in Priority.__members__:
+        if priority and priority not in Priority.__members__:
             raise InvalidInput("choose a priority: low, normal, high or urgent")
         case = open_case_for_item(
             session, settings=settings, feedback_id=feedback_id,
             team_id=id_choice(team_id, "team"), assignee_id=id_choice(assignee_id, "person"),
-            priority=Priority(priority), note=body_text(note, "note", required=False) or None,
-            actor=f"user:{user.id}",
+            priority=Priority(priority) if priority else None, actor=f"user:{user.id}",
+            note=body_text(note, "note", required=False) or None,
         )  # fmt: skip
     except HubError as exc:
         session.rollback()  # nothing of a refused form stays behind

@@ -177,7 +177,9 @@ class CaseOpenIn(BaseModel):
     feedback_id: BodyId
     team_id: BodyId | None = None
     assignee_id: BodyId | None = None
-    priority: Priority = Priority.normal
+    priority: Priority | None = Field(
+        default=None, description="default: normal for a new case; a reopened one keeps its own"
+    )
     note: str | None = Field(default=None, max_length=10_000)
 
 

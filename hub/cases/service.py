@@ -122,14 +122,15 @@ def open_case_for_item(
     feedback_id: int,
     team_id: int | None,
     assignee_id: int | None,
-    priority: Priority,
+    priority: Priority | None,
     note: str | None,
     actor: str,
 ) -> Case:
     """A case for any feedback item, opened by a person: the same trail as a routed case
     (created, assigned, notification), plus the note. An item has at most one case: if it is
     open this is a CaseExists naming it; a resolved or closed one is reopened instead, with a
-    fresh SLA window, the new team, assignee and priority, and a ``status_changed`` event."""
+    fresh SLA window, the team, assignee and priority given (the others kept), and a
+    ``status_changed`` event. ``priority`` None: normal for a new case."""
     if session.get(Feedback, feedback_id) is None:
         raise NotFound(f"no feedback with id {feedback_id}")
     if team_id is not None and session.get(Team, team_id) is None:
@@ -138,12 +139,15 @@ def open_case_for_item(
         raise InvalidInput(f"user {assignee_id} cannot take cases (unknown, inactive or viewer)")
     existing = session.exec(select(Case).where(Case.feedback_id == feedback_id)).first()
     if existing is None:
-        case = _open_new(session, settings, feedback_id, team_id, assignee_id, priority, actor)
+        case = _open_new(
+            session, settings, feedback_id, team_id, assignee_id, priority or Priority.normal, actor
+        )
     elif Status(existing.status) in OPEN_STATUSES:
         raise _exists(existing)
     else:
         case = _reopen(session, settings, existing, team_id, assignee_id, actor)
-        set_priority(session, case_id=existing.id or 0, priority=priority, actor=actor)
+        if priority is not None:
+            set_priority(session, case_id=existing.id or 0, priority=priority, actor=actor)
     if note and note.strip():
         add_note(session, case_id=case.id or 0, body=note, actor=actor)
     return case

@@ -12,9 +12,10 @@ from sqlmodel import select
 from hub.feedback.models import Feedback
 from hub.feedback.service import ingest
 from hub.store.engine import session_scope
-from hub.users.models import Team
+from hub.users.models import Role, Team
 from tests.factories import item
 from tests.live_server import LiveServer, seeded_server
+from tests.signin import PASSWORD, make_user
 from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -48,6 +49,7 @@ def _seed(engine: Engine) -> tuple[int, int]:
         item(channel="ticket", score_type=None, score=None, title="Refund please",
              text="I want my money back for the double charge.", customer=who),
     ]  # fmt: skip
+    make_user(engine, Role.agent)
     with session_scope(engine) as session:
         session.add(Team(name="Billing"))
         ids = [r.id for r in ingest(session, raw_items=items).results]
@@ -59,13 +61,15 @@ def _seed(engine: Engine) -> tuple[int, int]:
     return ids[0], ids[1]  # type: ignore[return-value]
 
 
-def _signed_in(browser: Browser, seeded: Seeded, width: int, height: int, path: str) -> Page:
+def _signed_in(
+    browser: Browser, seeded: Seeded, width: int, height: int, path: str, *, agent: bool = False
+) -> Page:
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     server = seeded.server
     page.goto(f"{server.base_url}{path}")
-    page.fill("input[name=email]", server.email)
-    page.fill("input[name=password]", server.password)
+    page.fill("input[name=email]", "agent@cestia.example" if agent else server.email)
+    page.fill("input[name=password]", PASSWORD if agent else server.password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.base_url}{path}")
     return page
@@ -140,4 +144,14 @@ def test_open_a_case_on_a_phone(browser: Browser, seeded: Seeded) -> None:
     assert row.locator("a.case-link").inner_text().endswith("· new")
     _fits(page)
     assert errors == []
+    page.context.close()
+
+
+def test_an_agent_on_an_admin_page_gets_an_html_403_page(browser: Browser, seeded: Seeded) -> None:
+    page = _signed_in(browser, seeded, 390, 844, "/admin/users", agent=True)
+    assert page.locator("h1").inner_text() == "You need the admin role to open this page"
+    assert "with the agent role" in page.locator("main").inner_text()
+    assert page.locator("header.topbar nav a", has_text="Inbox").is_visible()  # the layout
+    _fits(page)
+    _shot(page, "forbidden-phone")
     page.context.close()

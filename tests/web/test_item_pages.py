@@ -8,11 +8,11 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.cases.models import Case, CaseEvent
+from hub.cases.models import Case, CaseEvent, Status
 from hub.feedback.models import Feedback
 from hub.store.engine import session_scope
 from hub.users.models import Role
-from tests.cases.test_service import Member, load_all, store, team_of
+from tests.cases.test_service import Member, load_all, move, store, team_of
 from tests.conftest import Database
 from tests.factories import item
 from tests.signin import sign_in
@@ -79,6 +79,16 @@ async def test_the_item_page_shows_the_item_and_opens_a_case(
     twice = await client.post(f"/feedback/{feedback}/case", data=form)
     assert twice.status_code == 409
     assert f"already has an open case: #{case.id}" in twice.text
+
+    move(db, case.id or 0, Status.closed, "refunded")
+    closed = (await client.get(f"/feedback/{feedback}")).text
+    assert "Reopen case</button>" in closed
+    reopened = await client.post(
+        f"/feedback/{feedback}/case", data={"csrf_token": form["csrf_token"]}
+    )
+    assert reopened.headers["location"] == f"/cases/{case.id}?done=opened"
+    assert [e.kind for e in load_all(db, CaseEvent)][-2:] == ["status_changed", "assigned"]
+    assert load_all(db, Case)[0].priority == "urgent"  # kept: the form named none
 
 
 async def test_refused_and_invalid_forms_say_why_and_change_nothing(
