@@ -44,6 +44,7 @@ from web.auth import install_sign_in_redirect
 from web.auth import router as web_auth_router
 from web.cases import router as web_cases_router
 from web.customers import router as web_customers_router
+from web.feedback_page import router as web_feedback_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
 from web.templating import STATIC as WEB_STATIC
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(widget_router)
     app.include_router(web_auth_router)
     app.include_router(web_router)
+    app.include_router(web_feedback_router)
     app.include_router(web_cases_router)
     app.include_router(web_customers_router)
     app.include_router(web_admin_router)

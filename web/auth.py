@@ -31,6 +31,14 @@ LOGIN_CSRF_COOKIE = "hub_login_csrf"
 router = APIRouter(include_in_schema=False)
 
 
+class PageForbidden(Forbidden):
+    """A signed-in person asked for a page their role does not open: an HTML 403 page."""
+
+    def __init__(self, needed: Role, user: User) -> None:
+        super().__init__(f"this page needs the {needed.value} role (you are {user.role})")
+        self.needed, self.role = needed, user.role
+
+
 class SignInRequired(Exception):
     """A page was asked for without a valid session."""
 
@@ -51,10 +59,11 @@ def page_user(role: Role = Role.viewer) -> Callable[..., User]:
                 request.url.path + (f"?{request.url.query}" if request.url.query else "")
             )
         user, user_session = found
-        if not Role(user.role).allows(role):
-            raise Forbidden(f"this page needs the {role.value} role (you are {user.role})")
-        request.state.user = user
+        request.state.user = user  # the layout of the 403 page needs them too
         request.state.csrf_token = user_session.csrf_token
+        if not Role(user.role).allows(role):
+            session.expunge(user)  # the rollback must not expire what the 403 page shows
+            raise PageForbidden(role, user)
         if user.role == Role.admin and not hasattr(request.state, "nlp_status"):
             # The layout's banner when workers enrich without sentiment (read every few seconds).
             request.state.nlp_status = request.app.state.nlp_status_cache.get(session)
@@ -71,11 +80,17 @@ def check_csrf(request: Request, csrf_token: str | None) -> None:
 
 
 def install_sign_in_redirect(app: FastAPI) -> None:
-    """Send page requests without a session to the sign-in page."""
+    """Send page requests without a session to the sign-in page, and people whose role does
+    not open a page to an HTML 403 page (API routes keep their JSON errors)."""
 
     @app.exception_handler(SignInRequired)
     async def to_sign_in(_request: Request, exc: SignInRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={quote(exc.path, safe='/')}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def forbidden_page(request: Request, exc: PageForbidden) -> HTMLResponse:
+        context = {"needed": exc.needed.value, "role": exc.role}
+        return templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
 
 
 @router.get("/login", response_class=HTMLResponse)

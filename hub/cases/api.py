@@ -11,6 +11,7 @@ from hub.cases.models import (
     AssignIn,
     Case,
     CaseDetail,
+    CaseOpenIn,
     CasePage,
     NoteIn,
     PriorityIn,
@@ -24,6 +25,7 @@ from hub.cases.service import (
     assign,
     get_case,
     may_work,
+    open_case_for_item,
     reply_to_customer,
     set_priority,
     transition,
@@ -79,6 +81,21 @@ def cases(
         engine, max_rows = request.app.state.engine, settings.export_max_rows
         return cases_csv(session, engine, filters=filters, viewer=who.user, max_rows=max_rows)
     return list_cases(session, filters=filters, viewer=who.user, cursor=cursor, limit=limit)
+
+
+@router.post("", summary="Open a case for a feedback item", status_code=201)
+def open_case_route(
+    data: CaseOpenIn, session: SessionDep, settings: SettingsDep, who: WorkKey
+) -> CaseDetail:
+    """A case for any item, with the routed cases' trail; 409 names the item's open case, and
+    a resolved or closed one is reopened (with a fresh SLA window)."""
+    case = open_case_for_item(
+        session, settings=settings, feedback_id=data.feedback_id, team_id=data.team_id,
+        assignee_id=data.assignee_id, priority=data.priority, note=data.note, actor=who.actor,
+    )  # fmt: skip
+    assert case.id is not None
+    session.flush()
+    return case_detail(session, case_id=case.id)
 
 
 @router.get("/{case_id}", summary="Get a case")

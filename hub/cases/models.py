@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Index, Text
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
@@ -167,6 +167,20 @@ class CasePage(BaseModel):
     items: list[CasePublic]
     next_cursor: str | None
     counts: dict[str, int]
+
+
+class CaseOpenIn(BaseModel):
+    """Open a case for a feedback item (or reopen its resolved or closed one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedback_id: BodyId
+    team_id: BodyId | None = None
+    assignee_id: BodyId | None = None
+    priority: Priority | None = Field(
+        default=None, description="default: normal for a new case; a reopened one keeps its own"
+    )
+    note: str | None = Field(default=None, max_length=10_000)
 
 
 class AssignIn(BaseModel):

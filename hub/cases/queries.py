@@ -219,3 +219,11 @@ def _user_id(actor: str) -> int | None:
     """The user id in an actor like ``user:3``; None for keys, rules and the system."""
     kind, _, ident = actor.partition(":")
     return int(ident) if kind == "user" and ident.isdigit() else None
+
+
+def cases_of_items(session: Session, feedback_ids: list[int]) -> dict[int, Case]:
+    """The case of each of these items that has one, by feedback id."""
+    if not feedback_ids:
+        return {}
+    query = select(Case).where(col(Case.feedback_id).in_(feedback_ids))
+    return {case.feedback_id: case for case in session.exec(query).all()}

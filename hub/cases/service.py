@@ -1,4 +1,5 @@
-"""Cases: opening them from routing, and every action on them, each recorded as an event.
+"""Cases: opening them from routing or by hand, and every action on them, each recorded as an
+event.
 
 Every change writes a CaseEvent (actor, time, before and after) in the same transaction, so
 the trail is complete by construction. Who may act: leads and admins on any case, agents on
@@ -8,6 +9,7 @@ cases assigned to them or to one of their teams, viewers on none.
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from hub.cases.models import (
@@ -20,7 +22,7 @@ from hub.cases.models import (
 )
 from hub.config import Settings
 from hub.customers.models import Customer
-from hub.errors import InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.feedback.models import Feedback
 from hub.notifications.models import EventType
 from hub.notifications.service import enqueue
@@ -29,6 +31,7 @@ from hub.store.types import utcnow
 from hub.users.models import Role, Team, TeamMember, User
 
 SYSTEM = "system"
+MANUAL_SLA_HOURS = 48.0  # a case opened by hand gets the rules' default SLA window
 NEAR_BREACH_SHARE = 0.2  # the last fifth of the SLA window counts as near breach
 NOTICE_TITLES = {
     EventType.case_created: "New {priority} case #{id}",
@@ -102,6 +105,113 @@ def open_case(
     )
     if assignee_id is not None:
         _set_assignee(session, case, assignee_id, actor)
+    notify(session, settings, case, EventType.case_created, to_users=[case.assignee_id])
+    return case
+
+
+class CaseExists(Conflict):
+    """The item already has an open case."""
+
+    code = "case_exists"
+
+
+def open_case_for_item(
+    session: Session,
+    *,
+    settings: Settings,
+    feedback_id: int,
+    team_id: int | None,
+    assignee_id: int | None,
+    priority: Priority | None,
+    note: str | None,
+    actor: str,
+) -> Case:
+    """A case for any feedback item, opened by a person: the same trail as a routed case
+    (created, assigned, notification), plus the note. An item has at most one case: if it is
+    open this is a CaseExists naming it; a resolved or closed one is reopened instead, with a
+    fresh SLA window, the team, assignee and priority given (the others kept), and a
+    ``status_changed`` event. ``priority`` None: normal for a new case."""
+    if session.get(Feedback, feedback_id) is None:
+        raise NotFound(f"no feedback with id {feedback_id}")
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise InvalidInput(f"no team with id {team_id}")
+    if assignee_id is not None and not can_take_cases(session.get(User, assignee_id)):
+        raise InvalidInput(f"user {assignee_id} cannot take cases (unknown, inactive or viewer)")
+    existing = session.exec(select(Case).where(Case.feedback_id == feedback_id)).first()
+    if existing is None:
+        case = _open_new(
+            session, settings, feedback_id, team_id, assignee_id, priority or Priority.normal, actor
+        )
+    elif Status(existing.status) in OPEN_STATUSES:
+        raise _exists(existing)
+    else:
+        case = _reopen(session, settings, existing, team_id, assignee_id, actor)
+        if priority is not None:
+            set_priority(session, case_id=existing.id or 0, priority=priority, actor=actor)
+    if note and note.strip():
+        add_note(session, case_id=case.id or 0, body=note, actor=actor)
+    return case
+
+
+def _open_new(
+    session: Session,
+    settings: Settings,
+    feedback_id: int,
+    team_id: int | None,
+    assignee_id: int | None,
+    priority: Priority,
+    actor: str,
+) -> Case:
+    """``open_case``; when a concurrent request opened one first (the UNIQUE feedback id
+    refuses this insert), a 409 naming it. Nothing else was written yet, so rolling back is
+    safe, and savepoints are avoided (pysqlite releases the outermost one as a commit)."""
+    try:
+        return open_case(
+            session, settings=settings, feedback_id=feedback_id, team_id=team_id,
+            assignee_id=assignee_id, strategy=Strategy.none, priority=priority,
+            sla_hours=MANUAL_SLA_HOURS, rule_id=None, actor=actor,
+        )  # fmt: skip
+    except IntegrityError:
+        session.rollback()
+        existing = session.exec(select(Case).where(Case.feedback_id == feedback_id)).first()
+        if existing is None:
+            raise
+        raise _exists(existing) from None
+
+
+def _exists(case: Case) -> CaseExists:
+    return CaseExists(
+        f"feedback {case.feedback_id} already has an open case: #{case.id}",
+        details={"case_id": case.id, "status": case.status},
+    )
+
+
+def _reopen(
+    session: Session,
+    settings: Settings,
+    case: Case,
+    team_id: int | None,
+    assignee_id: int | None,
+    actor: str,
+) -> Case:
+    """A resolved or closed case back in the queue, its SLA window starting now."""
+    now = utcnow()
+    window = timedelta(hours=MANUAL_SLA_HOURS)
+    before = {"status": case.status, "due_at": _iso(case.due_at)}
+    case.status = Status.new.value
+    case.resolved_at = case.closed_at = case.sla_warned_at = case.sla_breached_at = None
+    case.due_at, case.sla_warn_at = now + window, now + window * (1 - NEAR_BREACH_SHARE)
+    after = {"status": case.status, "due_at": _iso(case.due_at)}
+    record(session, case, EventKind.status_changed, actor, before=before, after=after,
+           body="reopened: a case was asked for this item again")  # fmt: skip
+    kept = case.assignee_id if can_take_cases(session.get(User, case.assignee_id or 0)) else None
+    assign(
+        session, settings=settings, case_id=case.id or 0,
+        assignee_id=assignee_id if assignee_id is not None else kept,
+        team_id=team_id if team_id is not None else case.team_id, actor=actor,
+    )  # fmt: skip
+    if case.assignee_id is not None and case.status == Status.new.value:
+        _set_assignee(session, case, case.assignee_id, actor)  # the kept assignee takes it again
     notify(session, settings, case, EventType.case_created, to_users=[case.assignee_id])
     return case
 

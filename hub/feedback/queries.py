@@ -34,7 +34,8 @@ class FeedbackFilters:
     score_type: ScoreType | None = None
     language: str | None = None
     sentiment: str | None = None
-    customer: str | None = None
+    customer: str | None = None  # a customer's exact ref (their history)
+    customer_search: str | None = None  # part of a customer's name, email or ref, any case
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
@@ -61,6 +62,26 @@ def list_feedback(
     items = _with_topics(session, [_public(*row) for row in rows[:limit]])
     next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
     return FeedbackPage(items=items, next_cursor=next_cursor)
+
+
+def list_newer_feedback(
+    session: Session, *, filters: FeedbackFilters, cursor: str, limit: int
+) -> tuple[list[FeedbackPublic], bool]:
+    """The ``limit`` items just newer than the cursor's position, newest first (the way back
+    to newer pages), and whether there are newer ones still."""
+    created_at, last_id = decode_cursor(cursor)
+    query = _base_query().where(
+        or_(
+            col(Feedback.created_at) > created_at,
+            and_(col(Feedback.created_at) == created_at, col(Feedback.id) > last_id),
+        )
+    )
+    for condition in _conditions(filters):
+        query = query.where(condition)
+    query = query.order_by(col(Feedback.created_at).asc(), col(Feedback.id).asc())
+    rows = session.exec(query.limit(limit + 1)).all()
+    items = _with_topics(session, [_public(*row) for row in reversed(rows[:limit])])
+    return items, len(rows) > limit
 
 
 def count_feedback(session: Session, *, filters: FeedbackFilters) -> int:
@@ -123,6 +144,15 @@ def _conditions(filters: FeedbackFilters) -> list[Any]:
         conditions.append(Feedback.sentiment == filters.sentiment)
     if filters.customer:
         conditions.append(Customer.external_ref == filters.customer)
+    if filters.customer_search:
+        conditions.append(
+            or_(
+                *(
+                    col(field).icontains(filters.customer_search, autoescape=True)
+                    for field in (Customer.name, Customer.email, Customer.external_ref)
+                )
+            )
+        )
     if filters.since:
         conditions.append(col(Feedback.created_at) >= filters.since)
     if filters.until:

@@ -48,6 +48,7 @@ OPERATION_IDS = {
     ("GET", "/api/v1/outbox"): "outbox_list",
     ("POST", "/api/v1/outbox/{message_id}/retry"): "outbox_retry",
     ("GET", "/api/v1/cases"): "cases_list",
+    ("POST", "/api/v1/cases"): "cases_open",
     ("GET", "/api/v1/cases/{case_id}"): "cases_get",
     ("POST", "/api/v1/cases/{case_id}/assign"): "cases_assign",
     ("POST", "/api/v1/cases/{case_id}/transition"): "cases_transition",
@@ -90,6 +91,7 @@ DECLARED_ERRORS: dict[str, dict[int, str]] = {
     "topics_merge": {409: "the topic cannot be merged into that one"},
     "sources_create": {409: "a source with this name exists"},
     "outbox_retry": {409: "only failed messages are retried"},
+    "cases_open": {409: "the item already has an open case (`details.case_id`)"},
     "ops_metrics": {401: "`HUB_METRICS_TOKEN` is set and the bearer token is not it"},
 }
 

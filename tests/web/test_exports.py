@@ -93,7 +93,7 @@ async def test_the_inbox_export_is_every_item_of_every_page(
     assert parse_qs(urlsplit(href).query) == {
         "source": ["app"], "topic": ["billing"], "q": ["charged"], "format": ["csv"],
     }  # fmt: skip
-    older = re.search(r'<a href="(/feedback\?[^"]+)">Older feedback', first.text)
+    older = re.search(r'<a href="(/feedback\?[^"]+)"[^>]*>Older feedback', first.text)
     assert older is not None
     second = await client.get(html.unescape(older.group(1)))
     shown = item_ids(first.text) + item_ids(second.text)

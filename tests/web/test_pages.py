@@ -58,7 +58,8 @@ async def test_the_older_link_keeps_the_filters(client: httpx.AsyncClient, auth:
     await client.post("/api/v1/feedback", json={"items": items}, headers=auth)
     page = await client.get("/feedback", params={"channel": "review", "q": "review"})
     assert 'option value="review" selected' in page.text
-    link = page.text.split('<nav class="pager">')[1].split('href="')[1].split('"')[0]
+    pager = page.text.split('<nav class="pager" aria-label="Pages">')[1]
+    link = pager.split('href="')[1].split('"')[0]
     assert link.startswith("/feedback?q=review&amp;channel=review&amp;cursor=")
     older = await client.get(link.replace("&amp;", "&"))
     assert older.text.count('<article class="item"') == 5

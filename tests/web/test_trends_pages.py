@@ -286,7 +286,7 @@ async def test_topic_page_charts_and_escaped_verbatims(
     assert ids[0] == data["hostile"] and len(ids) == 20
     assert "<script>window.__pwned" not in text and "<img src=x" not in text
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in text
-    assert f'<a class="case-link" href="/cases/{data["case"]}">Case #{data["case"]}</a>' in text
+    assert f'<a class="case-link" href="/cases/{data["case"]}">Case #{data["case"]} · ' in text
     assert text.count('class="case-link"') == 1
 
     [older] = _hrefs(text, "Older →")

@@ -23,6 +23,7 @@ router = pages_router()
 
 # What each action returns, as the page says it after the redirect (?done=...).
 DONE = {
+    "opened": "Case opened.",
     "assigned": "Assignment saved.",
     "status": "Status changed.",
     "closed": "Case closed.",

@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from hub.cases.models import Case
+from hub.cases.queries import cases_of_items
 from hub.errors import InvalidInput
 from hub.feedback.models import Channel, FeedbackPage
 from hub.feedback.queries import FeedbackFilters, list_feedback
@@ -78,7 +78,7 @@ def topic_page(request: Request, session: SessionDep, key: str) -> HTMLResponse:
         "sentiment_chart": charts.get("sentiment"),
         "nps_chart": charts.get("nps"),
         "page": verbatims,
-        "cases": _cases_of(session, [item.id for item in verbatims.items]),
+        "cases": cases_of_items(session, [item.id for item in verbatims.items]),
         "older": _older(key, listing, verbatims.next_cursor),
         "newest": link(f"/topics/{key}", listing) if "cursor" in query else None,
         "csv": link("/api/v1/feedback", _feedback_params(key, window, query) | {"format": "csv"}),
@@ -202,17 +202,3 @@ def _feedback_params(key: str, window: Window, query: dict[str, str]) -> dict[st
     params = {"topic": key}
     params |= {name: query[name] for name in VERBATIM_KEYS if name in query}
     return params | {"since": since.isoformat(), "until": until.isoformat()}
-
-
-def _cases_of(session: Session, feedback_ids: list[int]) -> dict[int, int]:
-    """The case of each item that has one: {feedback id: case id}."""
-    if not feedback_ids:
-        return {}
-    query = select(col(Case.feedback_id), col(Case.id)).where(
-        col(Case.feedback_id).in_(feedback_ids)
-    )
-    return {
-        feedback_id: case_id
-        for feedback_id, case_id in session.exec(query).all()
-        if case_id is not None
-    }
