@@ -59,6 +59,7 @@ OPERATION_IDS = {
     ("GET", "/api/v1/routing/rules"): "routing_rules_list",
     ("POST", "/api/v1/routing/rules"): "routing_rules_create",
     ("POST", "/api/v1/routing/rules/try"): "routing_rules_try",
+    ("POST", "/api/v1/routing/rules/{rule_id}/apply"): "routing_rules_apply",
     ("PUT", "/api/v1/routing/rules/order"): "routing_rules_reorder",
     ("PUT", "/api/v1/routing/rules/{rule_id}"): "routing_rules_update",
     ("DELETE", "/api/v1/routing/rules/{rule_id}"): "routing_rules_delete",
@@ -90,6 +91,7 @@ DECLARED_ERRORS: dict[str, dict[int, str]] = {
     "topics_merge": {409: "the topic cannot be merged into that one"},
     "sources_create": {409: "a source with this name exists"},
     "outbox_retry": {409: "only failed messages are retried"},
+    "routing_rules_apply": {409: "the rule's team and person were removed: it sends to nobody"},
     "ops_metrics": {401: "`HUB_METRICS_TOKEN` is set and the bearer token is not it"},
 }
 
