@@ -90,7 +90,8 @@ class Conditions(BaseModel):
         default={}, description="customer attributes: each named one must be one of the values"
     )
     attribute_ranges: dict[str, NumberRange] = Field(
-        default={}, description='customer attributes compared as numbers, e.g. {"mrr": {"min": 1000}}'
+        default={},
+        description='customer attributes compared as numbers, e.g. {"mrr": {"min": 1000}}',
     )
     keywords: list[str] = Field(
         default=[], description="whole words or phrases in title or text, any case or accents"
@@ -106,7 +107,7 @@ class Conditions(BaseModel):
 
 
 class PriorityRaise(BaseModel):
-    """Valuable customers: when any of these holds, the case opens one step higher (or at ``to``)."""
+    """Valuable customers: when any of these holds, the case opens a step higher (or at `to`)."""
 
     model_config = ConfigDict(extra="forbid")
 

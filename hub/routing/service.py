@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from hub.cases.models import Case
 from hub.cases.service import open_case
 from hub.config import Settings
 from hub.customers.models import Customer
-from hub.cases.models import Case
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.feedback.models import Feedback
 from hub.routing.models import (
@@ -39,6 +39,7 @@ from hub.topics.models import FeedbackTopic, Topic
 from hub.users.models import Team, User
 
 DEFAULT_TEAM = "Support"
+
 
 def list_rules(session: Session) -> list[RulePublic]:
     """Every rule in the order they are tried."""
@@ -119,7 +120,9 @@ def _route_one(
             continue
         case_id, reason = _open(session, settings, rule, feedback_id, facts, reasons)
         session.add(
-            RoutingDecision(feedback_id=feedback_id, rule_id=rule.id, case_id=case_id, reason=reason)
+            RoutingDecision(
+                feedback_id=feedback_id, rule_id=rule.id, case_id=case_id, reason=reason
+            )
         )
         return case_id
     session.add(RoutingDecision(feedback_id=feedback_id, reason="no rule matched"))
@@ -137,7 +140,9 @@ def _open(
     """Open the rule's case for an item (priority raised for valuable customers); and why."""
     priority = Priority(rule.priority)
     why = [*reasons] or ["takes everything"]
-    raise_for = PriorityRaise.model_validate(rule.raise_priority_for) if rule.raise_priority_for else None
+    raise_for = (
+        PriorityRaise.model_validate(rule.raise_priority_for) if rule.raise_priority_for else None
+    )
     raised = raised_priority(raise_for, facts, priority)
     if raised is not None:
         priority, because = raised
@@ -158,7 +163,9 @@ def _open(
     return case.id, f"rule {rule.name!r}: " + "; ".join(why)
 
 
-def _enabled_rules(session: Session, *, before: int | None = None) -> list[tuple[RoutingRule, Conditions]]:
+def _enabled_rules(
+    session: Session, *, before: int | None = None
+) -> list[tuple[RoutingRule, Conditions]]:
     """The enabled rules in the order they are tried (only those before a position, if given)."""
     query = select(RoutingRule).where(col(RoutingRule.enabled).is_(True))
     if before is not None:
@@ -261,7 +268,8 @@ def never_matches(
     if c.sources:
         known = set(session.exec(select(Source.name).where(col(Source.name).in_(c.sources))).all())
         reasons += [f"source: there is no source {n!r}" for n in c.sources if n not in known]
-    if c.segments and not {fold(f.segment) for f in facts if f.segment} & {fold(s) for s in c.segments}:
+    segments = {fold(f.segment) for f in facts if f.segment}
+    if c.segments and not segments & {fold(s) for s in c.segments}:
         reasons.append(f"segment: {window} is from a customer in {' or '.join(c.segments)}")
     for name in [*c.attributes, *c.attribute_ranges]:
         if not any(name in f.attributes for f in facts):
@@ -294,32 +302,37 @@ def apply_rule(session: Session, *, settings: Settings, rule_id: int, days: int)
         chunk = ids[start : start + 500]
         facts = facts_of(session, chunk)
         cases = _cases_of(session, chunk)
-        decisions = {
-            d.feedback_id: d
-            for d in session.exec(
-                select(RoutingDecision).where(col(RoutingDecision.feedback_id).in_(chunk))
-            ).all()
-        }
-        for feedback_id in chunk:
-            reasons = explain(conditions, facts[feedback_id]) if feedback_id in facts else None
-            if reasons is None:
-                continue
-            result.matched += 1
-            if feedback_id in cases:
+        matched = [
+            (i, reasons)
+            for i in chunk
+            if i in facts and (reasons := explain(conditions, facts[i])) is not None
+        ]
+        result.matched += len(matched)
+        to_open = []
+        for i, reasons in matched:
+            if i in cases:
                 result.skipped_with_case += 1
-                continue
-            if _taken_by(earlier, facts[feedback_id]) is not None:
+            elif _taken_by(earlier, facts[i]) is not None:
                 result.taken_by_earlier_rules += 1
-                continue
-            case_id, reason = _open(session, settings, rule, feedback_id, facts[feedback_id], reasons)
-            decision = decisions.get(feedback_id) or RoutingDecision(feedback_id=feedback_id, reason="")
-            decision.rule_id, decision.case_id, decision.decided_at = rule.id, case_id, utcnow()
-            decision.reason = f"applied to the last {days} days: {reason}"
-            session.add(decision)
-            result.opened += 1
+            else:
+                to_open.append((i, reasons))
+        for i, reasons in to_open:
+            case_id, reason = _open(session, settings, rule, i, facts[i], reasons)
+            _decide(session, i, rule, case_id, f"applied to the last {days} days: {reason}")
             result.case_ids.append(case_id)
+    result.opened = len(result.case_ids)
     session.flush()
     return result
+
+
+def _decide(session: Session, feedback_id: int, rule: RoutingRule, case_id: int, why: str) -> None:
+    """Record (or replace, e.g. "no rule matched") the item's routing decision."""
+    decision = session.exec(
+        select(RoutingDecision).where(RoutingDecision.feedback_id == feedback_id)
+    ).first() or RoutingDecision(feedback_id=feedback_id, reason=why)
+    decision.rule_id, decision.case_id, decision.reason = rule.id, case_id, why
+    decision.decided_at = utcnow()
+    session.add(decision)
 
 
 def facts_of(session: Session, feedback_ids: list[int]) -> dict[int, Facts]:

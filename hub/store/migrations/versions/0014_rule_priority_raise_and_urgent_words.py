@@ -54,9 +54,10 @@ def _add_urgent_words(db: sa.Connection) -> None:
     first = db.execute(sa.select(sa.func.min(rule.c.position))).scalar()
     if first is None or db.execute(sa.select(rule.c.id).where(rule.c.name == URGENT_RULE)).first():
         return  # a fresh hub (defaults come on first start), or a rule of that name exists
-    team_id = db.execute(
-        sa.select(rule.c.team_id).where(rule.c.name == "Negative sentiment")
-    ).scalar() or db.execute(sa.select(team.c.id).where(team.c.name == "Support")).scalar()
+    team_id = (
+        db.execute(sa.select(rule.c.team_id).where(rule.c.name == "Negative sentiment")).scalar()
+        or db.execute(sa.select(team.c.id).where(team.c.name == "Support")).scalar()
+    )
     if team_id is None:
         return
     now = utcnow()
