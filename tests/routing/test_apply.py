@@ -123,7 +123,7 @@ def test_default_rules_catch_text_only_complaints_and_raise_for_valuable_custome
         ensure_default_rules(session)
     escalate, espanol, negative, valued, detractor, fine = store(
         db,
-        text_only("Charged twice AGAIN – please escalate", 9, BIG),
+        text_only("Charged twice AGAIN \u2013 please escalate", 9, BIG),
         text_only("Voy a llamar a mi ABOGADO", 2),
         text_only("The app keeps logging me out", 2),
         text_only("The app keeps logging me out", 2, {**BIG, "ref": "mrr", "segment": None}),
