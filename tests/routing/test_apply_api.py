@@ -20,8 +20,9 @@ async def test_apply_and_try_routes(client: httpx.AsyncClient, db: Database) -> 
         admin = {"Authorization": f"Bearer {create_key(session, name='a', scopes=['admin']).key}"}
         reader = {"Authorization": f"Bearer {create_key(session, name='r', scopes=['read']).key}"}
     [charged] = store(db, text_only("Charged twice again", 3, BIG))
+    raise_for = {"attribute_ranges": {"mrr": {"min": 1000}}, "to": "urgent"}
     rule = {"name": "charges", "team_id": team, "conditions": {"keywords": ["charged twice"]},
-            "raise_priority_for": {"attribute_ranges": {"mrr": {"min": 1000}}, "to": "urgent"}}  # fmt: skip
+            "raise_priority_for": raise_for}  # fmt: skip
     created = await client.post("/api/v1/routing/rules", json=rule, headers=admin)
     assert created.status_code == 201, created.text
     assert created.json()["raise_priority_for"] == {
