@@ -30,11 +30,11 @@ URGENT_WORDS = [
     "escalate", "escalated", "lawyer", "attorney", "legal action", "sue you", "cancel my account",
     "cancel my subscription", "chargeback", "fraud", "scam",
     # es
-    "abogado", "demanda", "denuncia", "cancelar mi cuenta", "cancelar mi suscripción",
+    "abogado", "demandar", "denuncia", "cancelar mi cuenta", "cancelar mi suscripción",
     "contracargo", "fraude", "estafa", "hablar con un supervisor",
     # pt
-    "advogado", "processo", "procon", "reclame aqui", "cancelar minha conta",
-    "cancelar minha assinatura", "estorno", "falar com um supervisor",
+    "advogado", "processo judicial", "ação judicial", "procon", "reclame aqui",
+    "cancelar minha conta", "cancelar minha assinatura", "falar com um supervisor",
 ]  # fmt: skip
 # Valuable customers: their cases open one priority step higher.
 VALUABLE = PriorityRaise(segments=["enterprise"], attribute_ranges={"mrr": NumberRange(min=1000)})
