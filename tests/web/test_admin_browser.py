@@ -303,6 +303,7 @@ def test_try_without_a_destination_then_apply_to_the_past(
     page.click("button[name=intent][value=try]")  # no name, no team: Try runs anyway
     never = page.locator(".never-matches").inner_text()
     assert "no item of the last 90 days has a sentiment" in never
+    shot(page, "admin-rule-try-never-matches")
     page.uncheck("input[name=sentiments][value=negative]")
     page.click("button[name=intent][value=try]")
     trial = page.locator("#trial")
