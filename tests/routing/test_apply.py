@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 
 from hub.cases.models import Case, CaseEvent
+from hub.demo.loader import load_demo
 from hub.feedback.models import Feedback
 from hub.routing.defaults import ensure_default_rules
 from hub.routing.models import RoutingDecision, RuleDraft, RuleIn
@@ -147,3 +148,20 @@ def test_default_rules_catch_text_only_complaints_and_raise_for_valuable_custome
         "rule 'Negative sentiment': sentiment negative; priority normal → high: "
         "customer mrr ≥ 1000 (2437)"
     )
+
+
+def test_the_demo_escalation_gets_an_urgent_case(db: Database) -> None:
+    """What `feedback-hub demo` and the worker do (routing after NLP, sentiment aside)."""
+    load_demo(db.engine)
+    with session_scope(db.engine) as session:
+        ensure_default_rules(session)
+        ids = [i for i in session.exec(select(Feedback.id)) if i is not None]
+        route_feedback(session, settings=SETTINGS, feedback_ids=ids)
+        case, reason = session.exec(
+            select(Case, RoutingDecision.reason)
+            .join(Feedback, col(Feedback.id) == col(Case.feedback_id))
+            .join(RoutingDecision, col(RoutingDecision.case_id) == col(Case.id))
+            .where(col(Feedback.title).startswith("Charged twice AGAIN"))
+        ).one()
+    assert (case.priority, case.status) == ("urgent", "assigned")
+    assert reason == "rule 'Urgent words': keyword \"escalate\""
