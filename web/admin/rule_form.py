@@ -190,7 +190,7 @@ def _attributes(
     """Lines of ``name = value, value`` (values) and ``name >= 1000`` (numeric ranges)."""
     values: dict[str, list[str]] = {}
     ranges: dict[str, dict[str, float]] = {}
-    shapes = "name = value, value or name >= number" if values_allowed else "name >= number"
+    shapes = "name = value, value; or name >= number" if values_allowed else "name >= number"
     for line in _split(text, "\n"):
         found = RANGE.match(line)
         name, sep, listed = line.partition("=")
@@ -199,7 +199,7 @@ def _attributes(
         elif values_allowed and sep and name.strip() and _split(listed, ","):
             values.setdefault(name.strip(), []).extend(_split(listed, ","))
         else:
-            errors[field] = f"write each as {shapes} (not {line!r})"
+            errors[field] = f"write each as: {shapes} (not {line!r})"
     return values, ranges
 
 
