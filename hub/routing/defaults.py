@@ -36,20 +36,22 @@ URGENT_WORDS = [
     "advogado", "processo judicial", "ação judicial", "procon", "reclame aqui",
     "cancelar minha conta", "cancelar minha assinatura", "falar com um supervisor",
 ]  # fmt: skip
-# Valuable customers: their cases open one priority step higher.
+# Valuable customers: their cases open one priority step higher (below urgent).
 VALUABLE = PriorityRaise(segments=["enterprise"], attribute_ranges={"mrr": NumberRange(min=1000)})
 
 
 def default_rules(team_id: int) -> list[RuleIn]:
     """Urgent words first (urgent), then detractors and low scores (high), then negative
-    sentiment in any language (normal: how text-only posts and tickets get a case)."""
+    sentiment in any language (normal: how text-only posts and tickets get a case); the last
+    two a step higher for valuable customers."""
     low_scores = [
         ScoreRange(score_type=ScoreType(kind), max=scale.bad_at_most)
         for kind, scale in SCALES.items()
     ]
     return [
         RuleIn(name=name, conditions=conditions, team_id=team_id, priority=priority,
-               strategy=Strategy.least_loaded, sla_hours=48, raise_priority_for=VALUABLE)
+               strategy=Strategy.least_loaded, sla_hours=48,
+               raise_priority_for=None if priority == Priority.urgent else VALUABLE)
         for name, conditions, priority in (
             (URGENT_RULE, Conditions(keywords=URGENT_WORDS), Priority.urgent),
             ("Detractors and low scores", Conditions(scores=low_scores), Priority.high),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import hub.store.types
-from hub.routing.defaults import URGENT_RULE, URGENT_WORDS, VALUABLE
+from hub.routing.defaults import URGENT_RULE, URGENT_WORDS
 from hub.store.types import utcnow
 
 revision: str = "0014"
@@ -65,9 +65,7 @@ def _add_urgent_words(db: sa.Connection) -> None:
         rule.insert().values(
             name=URGENT_RULE, position=first - 1, enabled=True,
             conditions={"keywords": URGENT_WORDS}, team_id=team_id, strategy="least_loaded",
-            priority="urgent", sla_hours=48.0,
-            raise_priority_for=VALUABLE.model_dump(mode="json", exclude_defaults=True),
-            created_at=now, updated_at=now,
+            priority="urgent", sla_hours=48.0, created_at=now, updated_at=now,
         )
     )  # fmt: skip
 
