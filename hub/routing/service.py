@@ -316,23 +316,25 @@ def apply_rule(session: Session, *, settings: Settings, rule_id: int, days: int)
                 result.taken_by_earlier_rules += 1
             else:
                 to_open.append((i, reasons))
+        decisions = _decisions(session, [i for i, _ in to_open])
         for i, reasons in to_open:
             case_id, reason = _open(session, settings, rule, i, facts[i], reasons)
-            _decide(session, i, rule, case_id, f"applied to the last {days} days: {reason}")
+            decision = decisions.get(i) or RoutingDecision(feedback_id=i, reason="")
+            decision.rule_id, decision.case_id, decision.decided_at = rule.id, case_id, utcnow()
+            decision.reason = f"applied to the last {days} days: {reason}"
+            session.add(decision)  # added, or replacing e.g. "no rule matched"
             result.case_ids.append(case_id)
     result.opened = len(result.case_ids)
     session.flush()
     return result
 
 
-def _decide(session: Session, feedback_id: int, rule: RoutingRule, case_id: int, why: str) -> None:
-    """Record (or replace, e.g. "no rule matched") the item's routing decision."""
-    decision = session.exec(
-        select(RoutingDecision).where(RoutingDecision.feedback_id == feedback_id)
-    ).first() or RoutingDecision(feedback_id=feedback_id, reason=why)
-    decision.rule_id, decision.case_id, decision.reason = rule.id, case_id, why
-    decision.decided_at = utcnow()
-    session.add(decision)
+def _decisions(session: Session, feedback_ids: list[int]) -> dict[int, RoutingDecision]:
+    """The routing decisions already taken on these items, by item."""
+    if not feedback_ids:
+        return {}
+    query = select(RoutingDecision).where(col(RoutingDecision.feedback_id).in_(feedback_ids))
+    return {decision.feedback_id: decision for decision in session.exec(query).all()}
 
 
 def facts_of(session: Session, feedback_ids: list[int]) -> dict[int, Facts]:
