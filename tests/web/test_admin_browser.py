@@ -334,7 +334,8 @@ def test_try_without_a_destination_then_apply_to_the_past(
     assert page.locator("#applied .case-links a").count() == int(label.split()[3])
     shot(page, "admin-rule-applied")
 
-    phone = signed_in_page(browser, server, width=390)
+    phone = page  # the same tab, at a phone's width
+    phone.set_viewport_size({"width": 390, "height": 900})
     phone.goto(page.url.replace("/apply", ""))
     phone.fill("input[name=days]", "90")
     phone.click("button[name=intent][value=try]")
