@@ -91,7 +91,10 @@ DECLARED_ERRORS: dict[str, dict[int, str]] = {
     "topics_merge": {409: "the topic cannot be merged into that one"},
     "sources_create": {409: "a source with this name exists"},
     "outbox_retry": {409: "only failed messages are retried"},
-    "routing_rules_apply": {409: "the rule's team and person were removed: it sends to nobody"},
+    "routing_rules_apply": {
+        409: "the rule sends to nobody (its team and person were removed), or the worker gave "
+        "some of the items a case at the same time (nothing was opened: apply again)"
+    },
     "ops_metrics": {401: "`HUB_METRICS_TOKEN` is set and the bearer token is not it"},
 }
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from hub.cases.models import Case
@@ -293,40 +294,54 @@ def apply_rule(session: Session, *, settings: Settings, rule_id: int, days: int)
     rule = _rule(session, rule_id)
     if rule.team_id is None and rule.assignee_id is None:
         raise Conflict(f"rule {rule.name!r} sends to nobody: its team or person was removed")
-    conditions = Conditions.model_validate(rule.conditions)
-    earlier = [(r, c) for r, c in _enabled_rules(session, before=rule.position) if r.id != rule.id]
     result = ApplyResult(matched=0, opened=0, skipped_with_case=0, taken_by_earlier_rules=0,
                          case_ids=[])  # fmt: skip
     ids = _recent_ids(session, days)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        facts = facts_of(session, chunk)
-        cases = _cases_of(session, chunk)
-        matched = [
-            (i, reasons)
-            for i in chunk
-            if i in facts and (reasons := explain(conditions, facts[i])) is not None
-        ]
-        result.matched += len(matched)
-        to_open = []
-        for i, reasons in matched:
-            if i in cases:
-                result.skipped_with_case += 1
-            elif _taken_by(earlier, facts[i]) is not None:
-                result.taken_by_earlier_rules += 1
-            else:
-                to_open.append((i, reasons))
-        decisions = _decisions(session, [i for i, _ in to_open])
-        for i, reasons in to_open:
-            case_id, reason = _open(session, settings, rule, i, facts[i], reasons)
-            decision = decisions.get(i) or RoutingDecision(feedback_id=i, reason="")
-            decision.rule_id, decision.case_id, decision.decided_at = rule.id, case_id, utcnow()
-            decision.reason = f"applied to the last {days} days: {reason}"
-            session.add(decision)  # added, or replacing e.g. "no rule matched"
-            result.case_ids.append(case_id)
+    try:
+        for start in range(0, len(ids), 500):
+            _apply_to(session, settings, rule, ids[start : start + 500], days, result)
+        session.flush()
+    except IntegrityError as exc:  # the worker routed one of these items meanwhile
+        raise Conflict(
+            "some of these items got a case at the same time; nothing was opened: apply again"
+        ) from exc
     result.opened = len(result.case_ids)
-    session.flush()
     return result
+
+
+def _apply_to(
+    session: Session,
+    settings: Settings,
+    rule: RoutingRule,
+    feedback_ids: list[int],
+    days: int,
+    result: ApplyResult,
+) -> None:
+    """Apply a rule to one batch of items, counting into ``result``."""
+    conditions = Conditions.model_validate(rule.conditions)
+    earlier = [(r, c) for r, c in _enabled_rules(session, before=rule.position) if r.id != rule.id]
+    facts = facts_of(session, feedback_ids)
+    cases = _cases_of(session, feedback_ids)
+    to_open = []
+    for i in feedback_ids:
+        reasons = explain(conditions, facts[i]) if i in facts else None
+        if reasons is None:
+            continue
+        result.matched += 1
+        if i in cases:
+            result.skipped_with_case += 1
+        elif _taken_by(earlier, facts[i]) is not None:
+            result.taken_by_earlier_rules += 1
+        else:
+            to_open.append((i, reasons))
+    decisions = _decisions(session, [i for i, _ in to_open])
+    for i, reasons in to_open:
+        case_id, reason = _open(session, settings, rule, i, facts[i], reasons)
+        decision = decisions.get(i) or RoutingDecision(feedback_id=i, reason="")
+        decision.rule_id, decision.case_id, decision.decided_at = rule.id, case_id, utcnow()
+        decision.reason = f"applied to the last {days} days: {reason}"
+        session.add(decision)  # added, or replacing e.g. "no rule matched"
+        result.case_ids.append(case_id)
 
 
 def _decisions(session: Session, feedback_ids: list[int]) -> dict[int, RoutingDecision]:
