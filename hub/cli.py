@@ -17,7 +17,7 @@ from hub.feedback.cli import import_
 from hub.lifecycle import exit_on_sigterm
 from hub.metrics.cli import metrics_app
 from hub.observability.cli import worker_health
-from hub.routing.service import ensure_default_rules
+from hub.routing.defaults import ensure_default_rules
 from hub.sources.cli import collect, sources_app
 from hub.store.cli import db_app
 from hub.store.engine import session_scope

@@ -41,7 +41,8 @@ from hub.notifications.tasks import start_notifier_thread
 from hub.observability.heartbeat import Heartbeat, start_heartbeat_thread
 from hub.observability.logs import configure_logging
 from hub.observability.metrics import observe_batch, serve_worker_metrics
-from hub.routing.service import ensure_default_rules, route_feedback
+from hub.routing.defaults import ensure_default_rules
+from hub.routing.service import route_feedback
 from hub.sources.scheduler import start_scheduler_thread
 from hub.store.engine import make_engine, session_scope
 from hub.store.wakeups import FEEDBACK_PENDING, Listener

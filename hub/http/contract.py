@@ -60,6 +60,7 @@ OPERATION_IDS = {
     ("GET", "/api/v1/routing/rules"): "routing_rules_list",
     ("POST", "/api/v1/routing/rules"): "routing_rules_create",
     ("POST", "/api/v1/routing/rules/try"): "routing_rules_try",
+    ("POST", "/api/v1/routing/rules/{rule_id}/apply"): "routing_rules_apply",
     ("PUT", "/api/v1/routing/rules/order"): "routing_rules_reorder",
     ("PUT", "/api/v1/routing/rules/{rule_id}"): "routing_rules_update",
     ("DELETE", "/api/v1/routing/rules/{rule_id}"): "routing_rules_delete",
@@ -92,6 +93,10 @@ DECLARED_ERRORS: dict[str, dict[int, str]] = {
     "sources_create": {409: "a source with this name exists"},
     "outbox_retry": {409: "only failed messages are retried"},
     "cases_open": {409: "the item already has an open case (`details.case_id`)"},
+    "routing_rules_apply": {
+        409: "the rule sends to nobody (its team and person were removed), or the worker gave "
+        "some of the items a case at the same time (nothing was opened: apply again)"
+    },
     "ops_metrics": {401: "`HUB_METRICS_TOKEN` is set and the bearer token is not it"},
 }
 

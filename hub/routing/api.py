@@ -1,14 +1,16 @@
-"""JSON API for routing rules: list, create, change, reorder, delete, and try one first."""
+"""JSON API for routing rules: list, create, change, reorder, delete, try one first, and apply
+one to past feedback."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from hub.auth.models import Scope
-from hub.http.deps import Principal, ReadKey, SessionDep, require_access
-from hub.http.params import BodyId, PathId
-from hub.routing.models import RuleIn, RulePublic, RuleTrial
+from hub.http.deps import Principal, ReadKey, SessionDep, SettingsDep, require_access
+from hub.http.params import MAX_ID, BodyId, PathId
+from hub.routing.models import ApplyIn, ApplyResult, RuleDraft, RuleIn, RulePublic, RuleTrial
 from hub.routing.service import (
+    apply_rule,
     create_rule,
     delete_rule,
     list_rules,
@@ -37,13 +39,27 @@ def add_rule(data: RuleIn, session: SessionDep, _who: LeadKey) -> RulePublic:
 
 @router.post("/try", summary="Try a rule on recent feedback")
 def try_a_rule(
-    data: RuleIn,
+    data: RuleDraft,
     session: SessionDep,
     _who: LeadKey,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
+    rule_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="the stored rule this is a change of")
+    ] = None,
 ) -> RuleTrial:
-    """How much of the last days' feedback a rule would take, with examples and reasons."""
-    return try_rule(session, data=data, days=days)
+    """How much of the last days' feedback a rule would take, with examples and reasons; no
+    destination needed. Each example says which earlier enabled rule takes it (a new rule comes
+    after all of them), and `never_matches` says why a condition cannot match."""
+    return try_rule(session, data=data, days=days, rule_id=rule_id)
+
+
+@router.post("/{rule_id}/apply", summary="Apply a rule to past feedback")
+def apply(
+    rule_id: PathId, data: ApplyIn, session: SessionDep, settings: SettingsDep, _who: LeadKey
+) -> ApplyResult:
+    """Open the rule's cases for matching items the customers wrote in the last `days`, in item
+    order. Items with a case are skipped; items an earlier enabled rule takes are left to it."""
+    return apply_rule(session, settings=settings, rule_id=rule_id, days=data.days)
 
 
 @router.put("/order", summary="Reorder routing rules")

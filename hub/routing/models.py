@@ -1,5 +1,6 @@
 """The RoutingRule and RoutingDecision tables, the rule conditions and the API schemas."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -50,6 +51,28 @@ class ScoreRange(BaseModel):
         return self
 
 
+class NumberRange(BaseModel):
+    """Bounds on a customer attribute compared as a number, e.g. ``{"min": 1000}`` for mrr."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "NumberRange":
+        if self.min is None and self.max is None:
+            raise ValueError("give a min, a max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is above max")
+        return self
+
+
+def _named_attributes(names: Iterable[str]) -> None:
+    if any(not name.strip() for name in names):
+        raise ValueError("an attribute name is empty")
+
+
 class Conditions(BaseModel):
     """What feedback a rule takes: every condition given must hold; a list matches any of it."""
 
@@ -66,13 +89,39 @@ class Conditions(BaseModel):
     attributes: dict[str, list[str]] = Field(
         default={}, description="customer attributes: each named one must be one of the values"
     )
-    keywords: list[str] = Field(default=[], description="words or phrases in title or text")
+    attribute_ranges: dict[str, NumberRange] = Field(
+        default={},
+        description='customer attributes compared as numbers, e.g. {"mrr": {"min": 1000}}',
+    )
+    keywords: list[str] = Field(
+        default=[], description="whole words or phrases in title or text, any case or accents"
+    )
 
     @model_validator(mode="after")
     def _known_sentiments(self) -> "Conditions":
         unknown = set(self.sentiments) - {"negative", "neutral", "positive"}
         if unknown:
             raise ValueError(f"unknown sentiments: {', '.join(sorted(unknown))}")
+        _named_attributes([*self.attributes, *self.attribute_ranges])
+        return self
+
+
+class PriorityRaise(BaseModel):
+    """Valuable customers: when any of these holds, the case opens a step higher (or at `to`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: list[str] = Field(default=[], description="customer segments, e.g. enterprise")
+    attribute_ranges: dict[str, NumberRange] = Field(
+        default={}, description='customer attributes as numbers, e.g. {"mrr": {"min": 1000}}'
+    )
+    to: Priority | None = Field(default=None, description="a named priority; none: one step up")
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> "PriorityRaise":
+        if not any(s.strip() for s in self.segments) and not self.attribute_ranges:
+            raise ValueError("name a segment or a customer attribute to raise priority for")
+        _named_attributes(self.attribute_ranges)
         return self
 
 
@@ -97,6 +146,9 @@ class RoutingRule(SQLModel, table=True):
     strategy: str = SQLField(default=Strategy.none, max_length=20)
     priority: str = SQLField(default=Priority.normal, max_length=10)
     sla_hours: float = 48.0
+    raise_priority_for: dict[str, Any] | None = SQLField(
+        default=None, sa_column=Column(JsonValue, nullable=True)
+    )
     created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -120,12 +172,12 @@ class RoutingDecision(SQLModel, table=True):
     decided_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class RuleIn(BaseModel):
-    """A rule as the API and forms send it."""
+class RuleDraft(BaseModel):
+    """A rule as Try takes it: its destination may still be missing."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="", max_length=200)
     enabled: bool = True
     conditions: Conditions = Conditions()
     team_id: BodyId | None = None
@@ -133,6 +185,13 @@ class RuleIn(BaseModel):
     strategy: Strategy = Strategy.none
     priority: Priority = Priority.normal
     sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)
+    raise_priority_for: PriorityRaise | None = None
+
+
+class RuleIn(RuleDraft):
+    """A rule as the API and forms send it to be saved: it needs a name and a destination."""
+
+    name: str = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _has_an_owner(self) -> "RuleIn":
@@ -152,9 +211,43 @@ class RulePublic(RuleIn):
     updated_at: datetime
 
 
+class TrialExample(BaseModel):
+    """One matched item: why it matched, and what would happen to it."""
+
+    feedback_id: int
+    link: str = Field(description="the item's page")
+    text: str
+    why: list[str]
+    taken_by: str | None = Field(default=None, description="the earlier rule that takes it")
+    case_id: int | None = Field(default=None, description="the case it already has")
+
+
 class RuleTrial(BaseModel):
     """What a rule would have taken among recent feedback."""
 
+    days: int
     examined: int
     matched: int
-    examples: list[dict[str, Any]]
+    taken_by_earlier_rules: int
+    with_case: int = Field(description="matched items that already have a case")
+    would_open: int = Field(description="matched items it would open a case for if applied")
+    never_matches: list[str] = Field(description="why a condition can never match, if it cannot")
+    examples: list[TrialExample]
+
+
+class ApplyIn(BaseModel):
+    """How far back to apply a rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(ge=1, le=365, description="items the customer wrote in the last days")
+
+
+class ApplyResult(BaseModel):
+    """What applying a rule to past feedback did."""
+
+    matched: int
+    opened: int
+    skipped_with_case: int
+    taken_by_earlier_rules: int
+    case_ids: list[int]

@@ -7,10 +7,10 @@ from sqlmodel import select
 from hub.cases.models import Case, CaseEvent
 from hub.config import Settings
 from hub.feedback.service import ingest
+from hub.routing.defaults import ensure_default_rules
 from hub.routing.models import RoutingDecision, RuleIn
 from hub.routing.service import (
     create_rule,
-    ensure_default_rules,
     list_rules,
     reorder_rules,
     route_feedback,
@@ -55,7 +55,7 @@ def test_default_rules_route_detractors_and_leave_promoters(db: Database) -> Non
         ensure_default_rules(session)
         ensure_default_rules(session)  # idempotent
         assert [rule.name for rule in list_rules(session)] == [
-            "Detractors and low scores", "Negative sentiment",
+            "Urgent words", "Detractors and low scores", "Negative sentiment",
         ]  # fmt: skip
     ids = store(
         db,
@@ -156,7 +156,7 @@ def test_try_a_rule_before_saving_it(db: Database) -> None:
         ))  # fmt: skip
         assert session.exec(select(Case)).all() == []  # trying stores nothing
     assert (trial.examined, trial.matched) == (3, 2)
-    assert all(example["why"] == ['keyword "refund"'] for example in trial.examples)
+    assert all(example.why == ['keyword "refund"'] for example in trial.examples)
 
 
 @pytest.mark.anyio

@@ -57,9 +57,9 @@ def test_admin_creates_tries_and_reorders_a_rule(server: LiveServer, browser: Br
     problems: list[str] = []  # CSP violations and script errors show up here
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    # A fresh hub has the two default rules, both to Support.
-    assert rule_names(page) == ["Detractors and low scores", "Negative sentiment"]
-    assert "score is NPS ≤ 6 or CSAT ≤ 2" in page.locator(".rule-card").first.inner_text()
+    # A fresh hub has the three default rules, all to Support.
+    assert rule_names(page) == ["Urgent words", "Detractors and low scores", "Negative sentiment"]
+    assert "score is NPS ≤ 6 or CSAT ≤ 2" in page.locator(".rule-card").nth(1).inner_text()
     shot(page, "admin-rules")
 
     page.click("text=New rule")
@@ -92,11 +92,11 @@ def test_admin_creates_tries_and_reorders_a_rule(server: LiveServer, browser: Br
     last.get_by_role("button", name="Move Refund requests up").click()
     page.wait_for_url("**/admin/rules?done=moved*")
     assert rule_names(page) == [
-        "Detractors and low scores", "Refund requests", "Negative sentiment"
+        "Urgent words", "Detractors and low scores", "Refund requests", "Negative sentiment"
     ]  # fmt: skip
     shot(page, "admin-rules-reordered")
 
-    page.locator(".rule-card").nth(1).get_by_role("link", name="Edit").click()
+    page.locator(".rule-card").nth(2).get_by_role("link", name="Edit").click()
     page.wait_for_url("**/admin/rules/*")
     page.fill("input[name=sla_hours]", "-3")
     page.click("button[name=intent][value=save]")
@@ -290,3 +290,56 @@ def test_admin_pages_fit_a_phone(server: LiveServer, browser: Browser) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         shot(page, name)
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+
+
+def test_try_without_a_destination_then_apply_to_the_past(
+    server: LiveServer, browser: Browser
+) -> None:
+    page = signed_in_page(browser, server)
+    page.goto(f"{server.base_url}/admin/rules/new")
+    page.check("input[name=sentiments][value=negative]")  # no sentiment: the worker is off
+    page.fill("textarea[name=keywords]", "charged twice")
+    page.fill("input[name=days]", "90")
+    page.click("button[name=intent][value=try]")  # no name, no team: Try runs anyway
+    never = page.locator(".never-matches").inner_text()
+    assert "no item of the last 90 days has a sentiment" in never
+    shot(page, "admin-rule-try-never-matches")
+    page.uncheck("input[name=sentiments][value=negative]")
+    page.click("button[name=intent][value=try]")
+    trial = page.locator("#trial")
+    assert "taken by earlier rule “Urgent words”" in trial.inner_text()  # "please escalate"
+    assert (
+        trial.locator(".why a").first.get_attribute("href", timeout=1000).startswith("/feedback/")
+    )
+    assert "Create the rule to apply it" in trial.inner_text()
+    page.fill("input[name=name]", "Duplicate charges")
+    page.select_option("select[name=team_id]", label="Support")
+    page.fill("input[name=raise_segments]", "enterprise")
+    page.fill("textarea[name=raise_attributes]", "mrr >= 1000")
+    page.click("button[name=intent][value=save]")
+    page.wait_for_url("**/admin/rules?done=created*")
+    card = page.locator(".rule-card").last
+    assert "priority one step up for segment enterprise or mrr ≥ 1000" in card.inner_text()
+
+    card.get_by_role("link", name="Edit").click()
+    page.fill("input[name=days]", "90")
+    page.click("button[name=intent][value=try]")
+    apply = page.locator("form.apply button")
+    label = apply.inner_text()
+    assert label.startswith("Apply to the ") and label.endswith(" of the last 90 days"), label
+    shot(page, "admin-rule-try-apply")
+    apply.click()
+    applied = page.get_by_role("status").filter(has_text="Applied").inner_text()
+    assert f"Opened {label.split()[3]} case" in applied, (label, applied)
+    assert page.locator("#applied .case-links a").count() == int(label.split()[3])
+    shot(page, "admin-rule-applied")
+
+    phone = page  # the same tab, at a phone's width
+    phone.set_viewport_size({"width": 390, "height": 900})
+    phone.goto(page.url.replace("/apply", ""))
+    phone.fill("input[name=days]", "90")
+    phone.click("button[name=intent][value=try]")
+    assert "already with a case" in phone.locator(".trial-count").inner_text()
+    overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    shot(phone, "phone-admin-rule-try")
+    assert overflow <= 0, f"the Try result scrolls sideways by {overflow}px on a phone"

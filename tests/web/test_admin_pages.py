@@ -68,6 +68,7 @@ def routes(w: World) -> list[tuple[str, str, dict[str, Any] | None, Role, int]]:
         ("GET", f"/admin/rules/{w.rule_id}", None, Role.lead, 200),
         ("POST", f"/admin/rules/{w.rule_id}", rule_form(team_id=team), Role.lead, 303),
         ("POST", f"/admin/rules/{w.rule_id}/move", {"direction": "down"}, Role.lead, 303),
+        ("POST", f"/admin/rules/{w.rule_id}/apply", {"days": "30"}, Role.lead, 200),
         ("GET", f"/admin/rules/{w.rule_id}/delete", None, Role.lead, 200),
         ("POST", f"/admin/rules/{w.rule_id}/delete", {}, Role.lead, 303),
         ("GET", "/admin/teams", None, Role.lead, 200),

@@ -1,7 +1,8 @@
 """A routing rule in words: what it takes ("sentiment is negative") and where it sends it."""
 
 from hub.feedback.models import ScoreType
-from hub.routing.models import Conditions, RulePublic, ScoreRange, Strategy
+from hub.routing.models import Conditions, PriorityRaise, RulePublic, ScoreRange, Strategy
+from hub.routing.rules import range_words
 
 SCORE_LABELS = {ScoreType.nps: "NPS", ScoreType.csat: "CSAT", ScoreType.ces: "CES",
                 ScoreType.stars: "stars", ScoreType.thumbs: "thumbs"}  # fmt: skip
@@ -25,6 +26,7 @@ def describe(conditions: Conditions, topic_names: dict[str, str]) -> list[str]:
         ("language is", c.languages),
         ("customer segment is", c.segments),
         *[(f"customer {name} is", values) for name, values in c.attributes.items()],
+        *[("customer", [range_words(name, b)]) for name, b in c.attribute_ranges.items()],
         ("mentions", [f"“{keyword}”" for keyword in c.keywords]),
     ]
     lines = [f"{label} {' or '.join(values)}" for label, values in words if values]
@@ -46,7 +48,21 @@ def score_words(score: ScoreRange) -> str:
 
 
 def target(rule: RulePublic, teams: dict[int, str], users: dict[int, str]) -> str:
-    """Where a rule sends what it takes, in words."""
+    """Where a rule sends what it takes, in words, and for whom it raises the priority."""
+    raised = f"; {raise_words(rule.raise_priority_for)}" if rule.raise_priority_for else ""
+    return _destination(rule, teams, users) + raised
+
+
+def raise_words(lift: PriorityRaise) -> str:
+    """``priority one step up for segment enterprise or mrr ≥ 1000``."""
+    who = [f"segment {s}" for s in lift.segments] + [
+        range_words(name, bounds) for name, bounds in lift.attribute_ranges.items()
+    ]
+    step = f"to {lift.to.value}" if lift.to else "one step up"
+    return f"priority {step} for {' or '.join(who)}"
+
+
+def _destination(rule: RulePublic, teams: dict[int, str], users: dict[int, str]) -> str:
     team = teams.get(rule.team_id) if rule.team_id is not None else None
     person = users.get(rule.assignee_id) if rule.assignee_id is not None else None
     if team and person:

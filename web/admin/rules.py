@@ -1,4 +1,5 @@
-"""The routing rule pages: the list in order, new and edit (with "try"), move, delete."""
+"""The routing rule pages: the list in order, new and edit (with "try" and "apply to the
+past"), move, delete."""
 
 from typing import Annotated, Any
 
@@ -10,8 +11,18 @@ from collectors.registry import registered
 from hub.errors import HubError, NotFound
 from hub.feedback.models import Channel, ScoreType
 from hub.http.deps import SessionDep
-from hub.routing.models import Priority, RoutingRule, RulePublic, RuleTrial, Strategy
+from hub.routing.models import (
+    ApplyResult,
+    Priority,
+    RoutingRule,
+    RuleDraft,
+    RuleIn,
+    RulePublic,
+    RuleTrial,
+    Strategy,
+)
 from hub.routing.service import (
+    apply_rule,
     create_rule,
     delete_rule,
     list_rules,
@@ -25,7 +36,7 @@ from hub.sources.service import list_sources
 from hub.topics.service import list_topics
 from hub.users.service import list_teams, list_users
 from web.admin.common import Csrf, Lead, redirect, render
-from web.admin.rule_form import FIELD_LABELS, RuleForm, form_of, rule_in
+from web.admin.rule_form import FIELD_LABELS, RuleForm, form_of, rule_in, trial_days
 from web.admin.rule_words import SCORE_LABELS, STRATEGY_WORDS, describe, target
 from web.auth import check_csrf
 
@@ -103,6 +114,34 @@ def move_rule(
     return redirect(f"/admin/rules?done=moved#rule-{rule_id}")
 
 
+@router.post("/rules/{rule_id}/apply", response_class=HTMLResponse)
+def apply_to_the_past(
+    request: Request,
+    session: SessionDep,
+    _user: Lead,
+    rule_id: int,
+    csrf_token: Csrf = "",
+    days: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Open the stored rule's cases for matching items of the last days; show what it opened."""
+    check_csrf(request, csrf_token)
+    form = form_of(_stored_rule(session, rule_id))
+    form.days = days
+    errors: dict[str, str] = {}
+    chosen = trial_days(form, errors)
+    applied: ApplyResult | None = None
+    if not errors:
+        try:
+            applied = apply_rule(
+                session, settings=request.app.state.settings, rule_id=rule_id, days=chosen
+            )
+        except HubError as exc:
+            session.rollback()
+            errors["owner"] = exc.message
+    return _rule_form(request, session, form, rule_id=rule_id, errors=errors, applied=applied,
+                      status=409 if "owner" in errors else 422 if errors else 200)  # fmt: skip
+
+
 @router.get("/rules/{rule_id}/delete", response_class=HTMLResponse)
 def delete_rule_page(
     request: Request, session: SessionDep, _user: Lead, rule_id: int
@@ -128,23 +167,37 @@ def remove_rule(
 def _save_or_try(
     request: Request, session: SessionDep, form: RuleForm, *, rule_id: int | None
 ) -> Response:
+    if form.intent == "try":
+        return _try(request, session, form, rule_id=rule_id)
     data, errors = rule_in(form)
-    trial: RuleTrial | None = None
-    if data is not None and form.intent == "try":
-        trial = try_rule(session, data=data)
-    elif data is not None:
+    if data is not None:
         try:
             if rule_id is None:
-                rule_id = create_rule(session, data=data).id
+                rule_id = create_rule(session, data=RuleIn.model_validate(data)).id
                 return redirect(f"/admin/rules?done=created#rule-{rule_id}")
-            update_rule(session, rule_id=rule_id, data=data)
+            update_rule(session, rule_id=rule_id, data=RuleIn.model_validate(data))
             return redirect(f"/admin/rules?done=saved#rule-{rule_id}")
         except HubError as exc:
             session.rollback()
             errors["owner"] = exc.message
-    status = 422 if errors else 200
-    return _rule_form(request, session, form, rule_id=rule_id, errors=errors, trial=trial,
-                      status=status)  # fmt: skip
+    return _rule_form(request, session, form, rule_id=rule_id, errors=errors, status=422)
+
+
+def _try(
+    request: Request, session: SessionDep, form: RuleForm, *, rule_id: int | None
+) -> HTMLResponse:
+    """What the form's rule would take (no destination needed); Apply when it is the saved one."""
+    data, errors = rule_in(form, RuleDraft)
+    days = trial_days(form, errors)
+    if data is None or errors:
+        return _rule_form(request, session, form, rule_id=rule_id, errors=errors, status=422)
+    trial = try_rule(session, data=data, days=days, rule_id=rule_id)
+    saved = rule_id is not None and _draft(_stored_rule(session, rule_id)) == data
+    return _rule_form(request, session, form, rule_id=rule_id, trial=trial, saved=saved)
+
+
+def _draft(rule: RulePublic) -> RuleDraft:
+    return RuleDraft.model_validate(rule.model_dump(include=set(RuleDraft.model_fields)))
 
 
 def _rule_form(
@@ -155,9 +208,13 @@ def _rule_form(
     rule_id: int | None,
     errors: dict[str, str] | None = None,
     trial: RuleTrial | None = None,
+    saved: bool = False,
+    applied: ApplyResult | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     context = {
+        "saved": saved,
+        "applied": applied,
         "form": form,
         "rule_id": rule_id,
         "action": f"/admin/rules/{rule_id}" if rule_id else "/admin/rules/new",
@@ -190,6 +247,7 @@ def _rule_options(session: Session, request: Request, form: RuleForm) -> dict[st
         "user_options": [(str(u.id), f"{u.name} ({u.email})") for u in owners],
         "strategy_options": [(s.value, STRATEGY_WORDS[s]) for s in Strategy],
         "priority_options": [(p.value, p.value) for p in Priority],
+        "raise_options": [(p.value, f"to {p.value}") for p in Priority if p != Priority.low],
     }
 
 
