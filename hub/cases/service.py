@@ -5,7 +5,7 @@ the trail is complete by construction. Who may act: leads and admins on any case
 cases assigned to them or to one of their teams, viewers on none.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -18,6 +18,8 @@ from hub.cases.models import (
     EventKind,
     Status,
 )
+from hub.cases.deadlines import deadlines_for
+from hub.cases.sla import SlaClock
 from hub.config import Settings
 from hub.customers.models import Customer
 from hub.errors import InvalidInput, NotFound
@@ -29,7 +31,6 @@ from hub.store.types import utcnow
 from hub.users.models import Role, Team, TeamMember, User
 
 SYSTEM = "system"
-NEAR_BREACH_SHARE = 0.2  # the last fifth of the SLA window counts as near breach
 NOTICE_TITLES = {
     EventType.case_created: "New {priority} case #{id}",
     EventType.case_assigned: "Case #{id} is yours",
@@ -71,8 +72,10 @@ def open_case(
     sla_hours: float,
     rule_id: int | None,
     actor: str,
+    sla_clock: SlaClock = SlaClock.customer,
 ) -> Case:
-    """A new case for a feedback item, assigned now if the rule says to whom."""
+    """A new case for a feedback item, assigned now if the rule says to whom; its SLA runs in
+    the team's business hours from the customer's time (capped) or from now."""
     now = utcnow()
     if assignee_id is not None and not can_take_cases(session.get(User, assignee_id)):
         # The rule's person left or became a viewer: its team takes the case rather than
@@ -80,14 +83,15 @@ def open_case(
         assignee_id = None
     if assignee_id is None and team_id is not None:
         assignee_id = pick_assignee(session, team_id=team_id, strategy=strategy)
-    window = timedelta(hours=sla_hours)
+    sla = deadlines_for(session, settings=settings, feedback_id=feedback_id, team_id=team_id,
+                        sla_hours=sla_hours, clock=sla_clock, now=now)  # fmt: skip
     case = Case(
-        sla_warn_at=now + window * (1 - NEAR_BREACH_SHARE),
+        sla_warn_at=sla.warn_at,
         feedback_id=feedback_id,
         team_id=team_id,
         rule_id=rule_id,
         priority=priority.value,
-        due_at=now + window,
+        due_at=sla.due_at,
         created_at=now,
         updated_at=now,
     )

@@ -9,6 +9,7 @@ from sqlalchemy import Text
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
+from hub.cases.sla import SlaClock
 from hub.feedback.models import Channel, ScoreType
 from hub.http.params import BodyId
 from hub.scores import SCALES
@@ -97,6 +98,7 @@ class RoutingRule(SQLModel, table=True):
     strategy: str = SQLField(default=Strategy.none, max_length=20)
     priority: str = SQLField(default=Priority.normal, max_length=10)
     sla_hours: float = 48.0
+    sla_clock: str = SQLField(default=SlaClock.customer, max_length=10)
     created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -133,6 +135,11 @@ class RuleIn(BaseModel):
     strategy: Strategy = Strategy.none
     priority: Priority = Priority.normal
     sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)
+    sla_clock: SlaClock = Field(
+        default=SlaClock.customer,
+        description="when the SLA starts: when the customer wrote (capped by "
+        "HUB_SLA_MAX_SPENT_SHARE) or when the case is opened",
+    )
 
     @model_validator(mode="after")
     def _has_an_owner(self) -> "RuleIn":

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from hub.cases.service import open_case
+from hub.cases.sla import SlaClock
 from hub.config import Settings
 from hub.customers.models import Customer
 from hub.errors import InvalidInput, NotFound
@@ -158,6 +159,7 @@ def _route_one(
             strategy=Strategy(rule.strategy),
             priority=Priority(rule.priority),
             sla_hours=rule.sla_hours,
+            sla_clock=SlaClock(rule.sla_clock),
             rule_id=rule.id,
             actor=f"rule:{rule.id}",
         )
@@ -244,6 +246,7 @@ def rule_public(rule: RoutingRule) -> RulePublic:
         strategy=Strategy(rule.strategy),
         priority=Priority(rule.priority),
         sla_hours=rule.sla_hours,
+        sla_clock=SlaClock(rule.sla_clock),
         created_at=rule.created_at,
         updated_at=rule.updated_at,
     )
@@ -259,6 +262,7 @@ def _columns(data: RuleIn) -> dict[str, Any]:
         "strategy": data.strategy.value,
         "priority": data.priority.value,
         "sla_hours": data.sla_hours,
+        "sla_clock": data.sla_clock.value,
     }
 
 

@@ -31,6 +31,7 @@ FIELD_LABELS = {
     "strategy": "Strategy",
     "priority": "Priority",
     "sla_hours": "SLA hours",
+    "sla_clock": "SLA clock",
 }
 HOURS = "give a number of hours"
 SLA_RANGE = "give more than 0 and at most 2160 hours (90 days)"
@@ -68,6 +69,7 @@ class RuleForm(BaseModel):
     strategy: str = Strategy.none.value
     priority: str = Priority.normal.value
     sla_hours: str = ""  # an emptied field is refused, not silently the default
+    sla_clock: str = "customer"
 
     def bound(self, score_type: str, end: str) -> str:
         """The typed min or max of one score type."""
@@ -93,6 +95,7 @@ def rule_in(form: RuleForm) -> tuple[RuleIn | None, dict[str, str]]:
         "strategy": form.strategy,
         "priority": form.priority,
         "sla_hours": _number(form.sla_hours, float, "sla_hours", HOURS, errors),
+        "sla_clock": form.sla_clock,
     }
     try:
         rule = RuleIn.model_validate({k: v for k, v in data.items() if v is not None})
@@ -126,7 +129,7 @@ def form_of(rule: RulePublic) -> RuleForm:
         keywords="\n".join(c.keywords),
         team_id=str(rule.team_id or ""), assignee_id=str(rule.assignee_id or ""),
         strategy=rule.strategy.value, priority=rule.priority.value,
-        sla_hours=f"{rule.sla_hours:g}", **bounds,
+        sla_hours=f"{rule.sla_hours:g}", sla_clock=rule.sla_clock.value, **bounds,
     )  # fmt: skip
 
 
