@@ -32,6 +32,7 @@ def deadlines_for(
     feedback = session.get(Feedback, feedback_id)
     return due_times(
         customer_at=feedback.created_at if feedback is not None else now,
+        received_at=feedback.received_at if feedback is not None else now,
         routed_at=now,
         window=timedelta(hours=sla_hours),
         clock=clock,

@@ -154,6 +154,7 @@ class DueTimes:
 def due_times(
     *,
     customer_at: datetime,
+    received_at: datetime,
     routed_at: datetime,
     window: timedelta,
     clock: SlaClock,
@@ -162,15 +163,19 @@ def due_times(
 ) -> DueTimes:
     """Due and near-breach times of a case opened at ``routed_at``.
 
-    On the customer's clock the business time already spent since the customer wrote counts,
-    but at most ``cap_share`` of the window: an old import opens with the rest still to go,
-    never as breached. The last fifth of the window (in business time) is near breach.
+    On the customer's clock the window starts when the customer wrote, but the business time
+    spent before the hub received the item counts for at most ``cap_share`` of the window: an
+    old import opens with the rest still to go, never as breached. Time the hub itself held the
+    item (a worker backlog, say) counts in full. On the routing clock the window starts at
+    ``routed_at``. The last fifth of the window (in business time) is near breach.
     """
-    spent = timedelta()
-    if clock == SlaClock.customer:
-        spent = min(business_time_between(customer_at, routed_at, schedule), window * cap_share)
+    if clock == SlaClock.routing:
+        start, spent = routed_at, timedelta()
+    else:
+        start = received_at
+        spent = min(business_time_between(customer_at, received_at, schedule), window * cap_share)
     warn_in = max(window * (1 - NEAR_BREACH_SHARE) - spent, timedelta())
     return DueTimes(
-        warn_at=add_business_time(routed_at, warn_in, schedule),
-        due_at=add_business_time(routed_at, window - spent, schedule),
+        warn_at=add_business_time(start, warn_in, schedule),
+        due_at=add_business_time(start, window - spent, schedule),
     )

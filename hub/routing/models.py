@@ -137,8 +137,8 @@ class RuleIn(BaseModel):
     sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)
     sla_clock: SlaClock = Field(
         default=SlaClock.customer,
-        description="when the SLA starts: when the customer wrote (capped by "
-        "HUB_SLA_MAX_SPENT_SHARE) or when the case is opened",
+        description="when the SLA starts: when the customer wrote (time before the hub "
+        "received it capped by HUB_SLA_MAX_SPENT_SHARE) or when the case opens",
     )
 
     @model_validator(mode="after")

@@ -83,7 +83,7 @@ def test_business_time_between_skips_closed_time() -> None:
 def test_customer_clock_counts_from_when_they_wrote() -> None:
     wrote = local(LISBON, 2026, 12, 4, 17, 0)  # Friday 17:00
     routed = local(LISBON, 2026, 12, 7, 10, 0)  # Monday 10:00: 2 h of business time spent
-    times = due_times(customer_at=wrote, routed_at=routed, window=8 * H,
+    times = due_times(customer_at=wrote, received_at=wrote, routed_at=routed, window=8 * H,
                       clock=SlaClock.customer, cap_share=0.5, schedule=OFFICE)  # fmt: skip
     assert times.due_at == local(LISBON, 2026, 12, 7, 16, 0)
     # Near breach in the last fifth (1.6 h of business time): from 14:24.
@@ -93,7 +93,7 @@ def test_customer_clock_counts_from_when_they_wrote() -> None:
 def test_routing_clock_ignores_when_they_wrote() -> None:
     wrote = local(LISBON, 2026, 12, 4, 17, 0)
     routed = local(LISBON, 2026, 12, 7, 10, 0)
-    times = due_times(customer_at=wrote, routed_at=routed, window=8 * H,
+    times = due_times(customer_at=wrote, received_at=wrote, routed_at=routed, window=8 * H,
                       clock=SlaClock.routing, cap_share=0.5, schedule=OFFICE)  # fmt: skip
     assert times.due_at == local(LISBON, 2026, 12, 7, 18, 0)
 
@@ -101,11 +101,11 @@ def test_routing_clock_ignores_when_they_wrote() -> None:
 def test_an_old_import_opens_with_the_uncapped_rest_of_its_window() -> None:
     wrote = datetime(2026, 10, 1, 12, tzinfo=UTC)
     routed = datetime(2026, 12, 7, 12, tzinfo=UTC)
-    times = due_times(customer_at=wrote, routed_at=routed, window=48 * H,
+    times = due_times(customer_at=wrote, received_at=routed, routed_at=routed, window=48 * H,
                       clock=SlaClock.customer, cap_share=0.5, schedule=Schedule())  # fmt: skip
     assert times.due_at == routed + 24 * H  # half the window spent at most: not breached
     assert times.warn_at == routed + (48 * 0.8 - 24) * H
-    at_most = due_times(customer_at=wrote, routed_at=routed, window=10 * H,
+    at_most = due_times(customer_at=wrote, received_at=routed, routed_at=routed, window=10 * H,
                         clock=SlaClock.customer, cap_share=0.8, schedule=Schedule())  # fmt: skip
     assert at_most.warn_at == routed  # opens near breach, never breached
     assert at_most.due_at == routed + 2 * H
@@ -143,3 +143,13 @@ def test_no_open_day_is_refused() -> None:
         parse_hours({})
     with pytest.raises(ValueError, match="unknown time zone"):
         Schedule.of("Mars/Olympus_Mons", None)
+
+
+def test_time_the_hub_held_an_item_counts_in_full() -> None:
+    # Received when written, routed three days later (a stalled worker): breached as it opens.
+    wrote = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    routed = wrote + 72 * H
+    times = due_times(customer_at=wrote, received_at=wrote + H, routed_at=routed, window=48 * H,
+                      clock=SlaClock.customer, cap_share=0.5, schedule=Schedule())  # fmt: skip
+    assert times.due_at == wrote + 48 * H < routed
+    assert times.warn_at == wrote + 48 * 0.8 * H

@@ -1,7 +1,7 @@
 """SLA on both backends: due times as cases open, escalation on breach, and teams' SLA settings
 through the API and the Teams page."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -41,26 +41,45 @@ def routed_case(db: Database, *, written_ago: timedelta, settings: Settings = MA
         return case
 
 
-def created_at_of(db: Database, case: Case) -> datetime:
+def feedback_of(db: Database, case: Case) -> Feedback:
     with session_scope(db.engine) as session:
         feedback = session.get(Feedback, case.feedback_id)
         assert feedback is not None
-        return feedback.created_at
+        session.expunge(feedback)
+        return feedback
 
 
 def test_the_clock_starts_when_the_customer_wrote(db: Database) -> None:
     team_id, _ = team_of(db, "Support", Member())
     add_rule(db, team_id=team_id, sla_hours=48)
     case = routed_case(db, written_ago=10 * H)
-    assert case.due_at == created_at_of(db, case) + 48 * H
-    assert case.sla_warn_at == created_at_of(db, case) + 48 * 0.8 * H
+    assert case.due_at == feedback_of(db, case).created_at + 48 * H
+    assert case.sla_warn_at == feedback_of(db, case).created_at + 48 * 0.8 * H
 
 
 def test_an_old_import_opens_with_half_its_window_left(db: Database) -> None:
     team_id, _ = team_of(db, "Support", Member())
     add_rule(db, team_id=team_id, sla_hours=48)
     case = routed_case(db, written_ago=timedelta(days=60))
-    assert case.due_at == case.created_at + 24 * H  # HUB_SLA_MAX_SPENT_SHARE = 0.5
+    received = feedback_of(db, case).received_at
+    assert case.due_at == received + 24 * H  # HUB_SLA_MAX_SPENT_SHARE = 0.5
+
+
+def test_an_item_the_hub_sat_on_opens_breached(db: Database) -> None:
+    team_id, _ = team_of(db, "Support", Member())
+    add_rule(db, team_id=team_id, sla_hours=48)
+    written = utcnow() - timedelta(days=4)
+    with session_scope(db.engine) as session:
+        [result] = ingest(session, raw_items=[item(created_at=written.isoformat())]).results
+        feedback = session.get(Feedback, result.id)
+        assert feedback is not None
+        feedback.received_at = written + H  # received at once, routed only now
+        session.add(feedback)
+    with session_scope(db.engine) as session:
+        [case_id] = route_feedback(session, settings=MAILING, feedback_ids=[result.id or 0])
+        case = session.get(Case, case_id)
+        assert case is not None and case.due_at is not None
+        assert case.due_at == written + 48 * H < utcnow()
 
 
 def test_the_routing_clock_and_business_hours(db: Database) -> None:
