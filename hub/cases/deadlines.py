@@ -11,7 +11,7 @@ from hub.users.models import Team
 
 
 def team_schedule(session: Session, team_id: int | None) -> Schedule:
-    """The team's opening hours in its time zone; 24×7 UTC without a team."""
+    """The team's opening hours in its time zone; 24x7 UTC without a team."""
     team = session.get(Team, team_id) if team_id is not None else None
     if team is None:
         return Schedule()

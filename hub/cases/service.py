@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from hub.cases.deadlines import deadlines_for
 from hub.cases.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -18,7 +19,6 @@ from hub.cases.models import (
     EventKind,
     Status,
 )
-from hub.cases.deadlines import deadlines_for
 from hub.cases.sla import SlaClock
 from hub.config import Settings
 from hub.customers.models import Customer

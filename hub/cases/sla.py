@@ -1,7 +1,7 @@
 """SLA clocks in business time: a team's opening hours in its time zone, and when a case is due.
 
 Pure functions, no database. Opening hours are per weekday, ``{"mon": ["09:00", "18:00"], …}``
-in the team's local time (a day left out is closed); none at all means 24×7. Durations are real
+in the team's local time (a day left out is closed); none at all means 24x7. Durations are real
 elapsed time, so a DST change inside opening hours is counted as the clock on the wall shows it.
 """
 
@@ -43,7 +43,9 @@ def zone_named(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Lisbon)") from exc
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name, e.g. Europe/Lisbon"
+        ) from exc
 
 
 def parse_hours(hours: Mapping[str, Sequence[str]]) -> dict[int, tuple[time, time]]:
@@ -62,13 +64,13 @@ def parse_hours(hours: Mapping[str, Sequence[str]]) -> dict[int, tuple[time, tim
             raise ValueError(f"{day}: opens at {opens:%H:%M} but closes at {closes:%H:%M}")
         days[WEEKDAYS.index(day)] = (opens, closes)
     if not days:
-        raise ValueError("name at least one open day, or give no hours for 24×7")
+        raise ValueError("name at least one open day, or give no hours for 24x7")
     return days
 
 
 def hours_from_text(text: str) -> OpeningHours | None:
     """Opening hours from a form's text, e.g. ``mon-fri 09:00-18:00; sat 10:00-14:00``; an
-    empty text means 24×7. ValueError on anything else."""
+    empty text means 24x7. ValueError on anything else."""
     hours: OpeningHours = {}
     for part in filter(None, (p.strip() for p in text.replace("\n", ";").split(";"))):
         try:

@@ -35,7 +35,7 @@ DEMO_RULES = [
 
 
 def set_up_support(session: Session, team_id: int) -> None:
-    """Support works Mon–Fri 09:00–18:00 Lisbon time, Rita leads it, breaches escalate."""
+    """Support works Mon-Fri 09:00-18:00 Lisbon time, Rita leads it, breaches escalate."""
     team = session.get(Team, team_id)
     assert team is not None
     lead = session.exec(

@@ -56,7 +56,7 @@ class Team(SQLModel, table=True):
     id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
     name: str = SQLField(max_length=100, unique=True)
     description: str = SQLField(default="", max_length=500)
-    # Its SLA clocks count only its opening hours in its time zone (none: 24×7).
+    # Its SLA clocks count only its opening hours in its time zone (none: 24x7).
     timezone: str = SQLField(default="UTC", max_length=64)
     business_hours: dict[str, list[str]] | None = SQLField(
         default=None, sa_column=Column(JsonValue)
@@ -152,7 +152,7 @@ class TeamSla(BaseModel):
     business_hours: OpeningHours | None = Field(
         default=None,
         description='opening hours per weekday in local time, e.g. {"mon": ["09:00", "18:00"]};'
-        " a day left out is closed; none: 24×7",
+        " a day left out is closed; none: 24x7",
     )
     escalate_on_breach: bool = Field(
         default=True, description="on breach: raise the priority one step, give it to the lead"
@@ -177,7 +177,7 @@ class TeamCreate(TeamSla):
 
 
 class TeamUpdate(Changes):
-    """Changes to a team's SLA settings and lead (``null`` hours: 24×7, ``null`` lead: none)."""
+    """Changes to a team's SLA settings and lead (``null`` hours: 24x7, ``null`` lead: none)."""
 
     nullable = frozenset({"business_hours", "lead_id"})
 

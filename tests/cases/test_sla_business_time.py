@@ -116,7 +116,10 @@ def test_an_old_import_opens_with_the_uncapped_rest_of_its_window() -> None:
     [
         ("", None),
         ("mon-fri 09:00-18:00", WEEKDAYS_9_18),
-        ("Mon 08:30-12:00; sat 10:00-14:00", {"mon": ["08:30", "12:00"], "sat": ["10:00", "14:00"]}),
+        (
+            "Mon 08:30-12:00; sat 10:00-14:00",
+            {"mon": ["08:30", "12:00"], "sat": ["10:00", "14:00"]},
+        ),
     ],
 )
 def test_hours_from_and_as_text(text: str, hours: dict[str, list[str]] | None) -> None:

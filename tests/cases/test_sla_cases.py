@@ -162,6 +162,7 @@ def test_a_team_that_does_not_escalate_only_tells_the_assignee(db: Database) -> 
 
 # ---- the team API and the Teams page --------------------------------------------------------
 
+
 @pytest.mark.anyio
 async def test_team_sla_settings_through_the_api(client: httpx.AsyncClient, db: Database) -> None:
     team_id, [agent] = team_of(db, "Support", Member())

@@ -8,9 +8,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from hub.cases.sla import hours_as_text, hours_from_text
 from hub.errors import HubError
 from hub.http.deps import SessionDep
-from hub.cases.sla import hours_as_text, hours_from_text
 from hub.users.models import Role, TeamCreate, TeamUpdate, User
 from hub.users.service import create_team, list_teams, list_users, set_members, update_team
 from web.admin.common import Admin, Csrf, Lead, error_message, error_status, redirect, render

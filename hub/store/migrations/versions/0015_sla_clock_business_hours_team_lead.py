@@ -35,13 +35,10 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        lead_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+        batch_op.add_column(sa.Column("lead_id", lead_id, nullable=True))
         batch_op.add_column(
-            sa.Column("lead_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column(
-                "escalate_on_breach", sa.Boolean(), nullable=False, server_default=sa.true()
-            )
+            sa.Column("escalate_on_breach", sa.Boolean(), nullable=False, server_default=sa.true())
         )
         batch_op.create_foreign_key(
             "fk_team_lead_id_user_account", "user_account", ["lead_id"], ["id"],
