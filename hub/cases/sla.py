@@ -5,6 +5,7 @@ in the team's local time (a day left out is closed); none at all means 24x7. Dur
 elapsed time, so a DST change inside opening hours is counted as the clock on the wall shows it.
 """
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,6 +16,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NEAR_BREACH_SHARE = 0.2  # the last fifth of the SLA window (in business time) is near breach
 MAX_SCAN_DAYS = 3 * 366  # the longest SLA (90 days) fits with one open day a week and more
 
+HH_MM = re.compile(r"[0-9]{2}:[0-9]{2}")
 OpeningHours = dict[str, list[str]]
 
 
@@ -56,10 +58,12 @@ def parse_hours(hours: Mapping[str, Sequence[str]]) -> dict[int, tuple[time, tim
             raise ValueError(f"unknown weekday {day!r}: use {', '.join(WEEKDAYS)}")
         if len(span) != 2:
             raise ValueError(f"{day}: give an opening and a closing time, e.g. 09:00-18:00")
+        if not all(HH_MM.fullmatch(part) for part in span):
+            raise ValueError(f"{day}: times are HH:MM, not {'-'.join(span)!r}")
         try:
             opens, closes = (time.fromisoformat(part) for part in span)
         except ValueError:
-            raise ValueError(f"{day}: times are HH:MM, not {'-'.join(span)!r}") from None
+            raise ValueError(f"{day}: no such time as {'-'.join(span)!r}") from None
         if opens >= closes:
             raise ValueError(f"{day}: opens at {opens:%H:%M} but closes at {closes:%H:%M}")
         days[WEEKDAYS.index(day)] = (opens, closes)

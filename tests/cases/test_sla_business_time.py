@@ -134,6 +134,8 @@ def test_hours_from_and_as_text(text: str, hours: dict[str, list[str]] | None) -
         ("funday 09:00-18:00", "days are"),
         ("mon-fri 9am-6pm", "times are HH:MM"),
         ("mon-fri", "write days and hours"),
+        ("mon 09:00+05:00-18:00", "times are HH:MM"),
+        ("mon 09:00-25:00", "no such time"),
     ],
 )
 def test_bad_hours_are_refused(text: str, says: str) -> None:

@@ -195,8 +195,12 @@ async def test_team_sla_settings_through_the_api(client: httpx.AsyncClient, db: 
     made = await client.post("/api/v1/teams", headers=admin,
                              json={"name": "Night", "timezone": "Nowhere/Else"})  # fmt: skip
     assert made.status_code == 422
-    cleared = await client.patch(url, headers=admin, json={"business_hours": None, "lead_id": None})
-    assert cleared.json()["business_hours"] is None and cleared.json()["lead_id"] is None
+    left = await client.put(f"{url}/members", headers=admin, json=[])
+    assert left.json()["lead_id"] is None  # a lead who leaves the team stops leading it
+    cleared = await client.patch(url, headers=admin, json={"business_hours": None})
+    assert (
+        cleared.json()["business_hours"] is None and cleared.json()["timezone"] == "Europe/Lisbon"
+    )
 
 
 @pytest.mark.anyio
