@@ -16,6 +16,7 @@ from hub.config import Settings
 from hub.feedback.models import Feedback
 from hub.feedback.service import ingest
 from hub.notifications.models import OutboxMessage
+from hub.routing.models import RoutingRule
 from hub.routing.service import route_feedback
 from hub.store.engine import session_scope
 from hub.store.types import utcnow
@@ -226,3 +227,31 @@ async def test_team_sla_settings_on_the_teams_page(client: httpx.AsyncClient, db
     assert zone.status_code == 422 and "unknown time zone" in zone.text
     no_csrf = await client.post(f"/admin/teams/{team_id}/sla", data={**form, "csrf_token": "x"})
     assert no_csrf.status_code == 403
+
+
+@pytest.mark.anyio
+async def test_a_rules_sla_clock_through_the_api_and_the_rule_form(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    team_id, _ = team_of(db, "Support", Member())
+    with session_scope(db.engine) as session:
+        key = create_key(session, name="admin", scopes=["admin"]).key
+    admin = {"Authorization": f"Bearer {key}"}
+    rule = {"name": "Refunds", "team_id": team_id, "sla_hours": 8}
+    made = await client.post("/api/v1/routing/rules", headers=admin, json=rule)
+    assert made.status_code == 201 and made.json()["sla_clock"] == "customer"
+    bad = await client.post("/api/v1/routing/rules", headers=admin,
+                            json={**rule, "sla_clock": "sundial"})  # fmt: skip
+    assert bad.status_code == 422
+    csrf = await sign_in(client, db.engine, Role.lead)
+    form = {"csrf_token": csrf, "name": "From routing", "enabled": "true", "intent": "save",
+            "team_id": str(team_id), "assignee_id": "", "strategy": "none",
+            "priority": "high", "sla_hours": "24", "sla_clock": "routing"}  # fmt: skip
+    assert (await client.post("/admin/rules/new", data=form)).status_code == 303
+    with session_scope(db.engine) as session:
+        clocks = dict(session.exec(select(RoutingRule.name, RoutingRule.sla_clock)).all())
+    assert clocks == {"Refunds": "customer", "From routing": "routing"}
+    page = (await client.get("/admin/rules")).text
+    assert "24 h from routing" in page
+    refused = await client.post("/admin/rules/new", data={**form, "sla_clock": "sundial"})
+    assert refused.status_code == 422 and "SLA clock" in refused.text
