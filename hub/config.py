@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     widget_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
     redis_url: str = ""
     forwarded_allow_ips: str = ""
+    # On the customer's clock, the most of an SLA window that counts as spent before the hub
+    # received the item (so old imports do not open as breached).
+    sla_max_spent_share: float = Field(default=0.5, ge=0, le=0.8)
     export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
     # argon2id's cost (RFC 9106's low-memory profile, argon2-cffi's defaults); only tests lower it.
     password_time_cost: int = Field(default=3, ge=1, le=100)

@@ -6,12 +6,13 @@ the trail is complete by construction. Who may act: leads and admins on any case
 cases assigned to them or to one of their teams, viewers on none.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from hub.cases.deadlines import deadlines_for
 from hub.cases.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -20,6 +21,7 @@ from hub.cases.models import (
     EventKind,
     Status,
 )
+from hub.cases.sla import SlaClock
 from hub.config import Settings
 from hub.customers.models import Customer
 from hub.errors import Conflict, InvalidInput, NotFound
@@ -74,8 +76,10 @@ def open_case(
     sla_hours: float,
     rule_id: int | None,
     actor: str,
+    sla_clock: SlaClock = SlaClock.customer,
 ) -> Case:
-    """A new case for a feedback item, assigned now if the rule says to whom."""
+    """A new case for a feedback item, assigned now if the rule says to whom; its SLA runs in
+    the team's business hours from the customer's time (capped) or from now."""
     now = utcnow()
     if assignee_id is not None and not can_take_cases(session.get(User, assignee_id)):
         # The rule's person left or became a viewer: its team takes the case rather than
@@ -83,14 +87,15 @@ def open_case(
         assignee_id = None
     if assignee_id is None and team_id is not None:
         assignee_id = pick_assignee(session, team_id=team_id, strategy=strategy)
-    window = timedelta(hours=sla_hours)
+    sla = deadlines_for(session, settings=settings, feedback_id=feedback_id, team_id=team_id,
+                        sla_hours=sla_hours, clock=sla_clock, now=now)  # fmt: skip
     case = Case(
-        sla_warn_at=now + window * (1 - NEAR_BREACH_SHARE),
+        sla_warn_at=sla.warn_at,
         feedback_id=feedback_id,
         team_id=team_id,
         rule_id=rule_id,
         priority=priority.value,
-        due_at=now + window,
+        due_at=sla.due_at,
         created_at=now,
         updated_at=now,
     )

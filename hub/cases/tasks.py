@@ -1,4 +1,5 @@
-"""Background work for cases: raise SLA near-breach and breach alerts, each once per case.
+"""Background work for cases: raise SLA near-breach and breach alerts, each once per case, and
+escalate breaches (``hub.cases.escalation``).
 
 Each alert is claimed before it is raised (``hub.store.leases``): the claim marks the case as
 warned or breached, so notifiers running at once raise one alert per case between them.
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_
 from sqlmodel import Session, col, select
 
+from hub.cases.escalation import escalate
 from hub.cases.models import OPEN_STATUSES, Case, EventKind
 from hub.cases.service import SYSTEM, notify, record
 from hub.config import Settings
@@ -32,7 +34,7 @@ def check_slas(session: Session, *, settings: Settings) -> int:
     )
     for case in breaches:
         record(session, case, EventKind.sla_breached, SYSTEM, after={"due_at": _iso(case.due_at)})
-        notify(session, settings, case, EventType.case_sla_breached, to_users=[case.assignee_id])
+        escalate(session, settings, case)
     warnings = _claim(
         session,
         and_(is_open, c.sla_warn_at <= now, c.due_at >= now, c.sla_warned_at.is_(None)),

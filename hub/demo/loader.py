@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from hub.demo.helpdesk import arrived_when_written, set_up_support
 from hub.feedback.models import IngestSummary
 from hub.feedback.service import ingest
 from hub.routing.service import DEFAULT_TEAM
@@ -55,15 +56,19 @@ DEMO_AGENTS = {"sam@cestia.example": "Sam Ortega", "rita@cestia.example": "Rita 
 
 
 def load_demo(engine: Engine) -> IngestSummary:
-    """Create the demo sources and Support agents, and ingest every demo item."""
+    """Create the demo sources, Support (agents, hours, lead, rules), and ingest every demo
+    item as if it had arrived when the customer wrote it."""
     with session_scope(engine) as session:
         for name, kind in SOURCE_KINDS.items():
             ensure_source(session, name=name, kind=kind)
-        _ensure_agents(session)
-        return ingest(session, raw_items=demo_items())
+        set_up_support(session, _ensure_agents(session))
+        summary = ingest(session, raw_items=demo_items())
+        created = [r.id for r in summary.results if r.status == "created" and r.id is not None]
+        arrived_when_written(session, created)
+        return summary
 
 
-def _ensure_agents(session: Session) -> None:
+def _ensure_agents(session: Session) -> int:
     """The Support team with the demo agents in it, so routed cases get assignees."""
     team = session.exec(select(Team).where(Team.name == DEFAULT_TEAM)).first()
     team_id = team.id if team else create_team(session, data=TeamCreate(name=DEFAULT_TEAM)).id
@@ -74,6 +79,8 @@ def _ensure_agents(session: Session) -> None:
             data = UserCreate(email=email, name=name, password=secrets.token_urlsafe(24))
             user_id = create_user(session, data=data).id
             session.add(TeamMember(team_id=team_id, user_id=user_id))
+    session.flush()
+    return team_id
 
 
 DEMO_USER = "lead@cestia.example"

@@ -70,6 +70,7 @@ OPERATION_IDS = {
     ("GET", "/api/v1/teams"): "teams_list",
     ("POST", "/api/v1/teams"): "teams_create",
     ("PUT", "/api/v1/teams/{team_id}/members"): "teams_set_members",
+    ("PATCH", "/api/v1/teams/{team_id}"): "teams_update",
     ("GET", "/api/v1/nlp/status"): "nlp_status",
     ("GET", "/api/v1/surveys"): "surveys_list",
     ("POST", "/api/v1/surveys"): "surveys_create",

@@ -10,6 +10,7 @@ from sqlalchemy import Text
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
+from hub.cases.sla import SlaClock
 from hub.feedback.models import Channel, ScoreType
 from hub.http.params import BodyId
 from hub.scores import SCALES
@@ -149,6 +150,7 @@ class RoutingRule(SQLModel, table=True):
     raise_priority_for: dict[str, Any] | None = SQLField(
         default=None, sa_column=Column(JsonValue, nullable=True)
     )
+    sla_clock: str = SQLField(default=SlaClock.customer, max_length=10)
     created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -186,6 +188,11 @@ class RuleDraft(BaseModel):
     priority: Priority = Priority.normal
     sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)
     raise_priority_for: PriorityRaise | None = None
+    sla_clock: SlaClock = Field(
+        default=SlaClock.customer,
+        description="when the SLA starts: when the customer wrote (time before the hub "
+        "received it capped by HUB_SLA_MAX_SPENT_SHARE) or when the case opens",
+    )
 
 
 class RuleIn(RuleDraft):

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from hub.cases.models import Case
 from hub.cases.service import open_case
+from hub.cases.sla import SlaClock
 from hub.config import Settings
 from hub.customers.models import Customer
 from hub.errors import Conflict, InvalidInput, NotFound
@@ -157,6 +158,7 @@ def _open(
         strategy=Strategy(rule.strategy),
         priority=priority,
         sla_hours=rule.sla_hours,
+        sla_clock=SlaClock(rule.sla_clock),
         rule_id=rule.id,
         actor=f"rule:{rule.id}",
     )
@@ -402,6 +404,7 @@ def rule_public(rule: RoutingRule) -> RulePublic:
         priority=Priority(rule.priority),
         sla_hours=rule.sla_hours,
         raise_priority_for=rule.raise_priority_for,
+        sla_clock=SlaClock(rule.sla_clock),
         created_at=rule.created_at,
         updated_at=rule.updated_at,
     )
@@ -422,6 +425,7 @@ def _columns(data: RuleIn) -> dict[str, Any]:
             if data.raise_priority_for
             else None
         ),
+        "sla_clock": data.sla_clock.value,
     }
 
 

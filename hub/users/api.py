@@ -5,13 +5,21 @@ from fastapi import APIRouter, status
 from hub.auth.sessions import sign_out_everywhere
 from hub.http.deps import AdminKey, ReadKey, SessionDep
 from hub.http.params import BodyId, PathId
-from hub.users.models import TeamCreate, TeamPublic, UserCreate, UserPublic, UserUpdate
+from hub.users.models import (
+    TeamCreate,
+    TeamPublic,
+    TeamUpdate,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from hub.users.service import (
     create_team,
     create_user,
     list_teams,
     list_users,
     set_members,
+    update_team,
     update_user,
 )
 
@@ -59,3 +67,11 @@ def members(
 ) -> TeamPublic:
     """Exactly these users become the team's members."""
     return set_members(session, team_id=team_id, user_ids=user_ids)
+
+
+@router.patch("/teams/{team_id}", summary="Change a team's SLA settings and lead")
+def change_team(
+    team_id: PathId, data: TeamUpdate, session: SessionDep, _who: AdminKey
+) -> TeamPublic:
+    """Time zone, opening hours (the SLA counts only these), escalation on breach, lead."""
+    return update_team(session, team_id=team_id, changes=data)

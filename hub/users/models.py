@@ -8,9 +8,10 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Column, ForeignKey, SQLModel
 from sqlmodel import Field as SQLField
 
+from hub.cases.sla import OpeningHours, parse_hours, zone_named
 from hub.customers.models import Email
-from hub.http.params import Changes
-from hub.store.types import BigId, UTCDateTime, utcnow
+from hub.http.params import BodyId, Changes
+from hub.store.types import BigId, JsonValue, UTCDateTime, utcnow
 from hub.users.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_password_strength
 
 
@@ -55,6 +56,16 @@ class Team(SQLModel, table=True):
     id: int | None = SQLField(default=None, sa_type=BigId, primary_key=True)
     name: str = SQLField(max_length=100, unique=True)
     description: str = SQLField(default="", max_length=500)
+    # Its SLA clocks count only its opening hours in its time zone (none: 24x7).
+    timezone: str = SQLField(default="UTC", max_length=64)
+    business_hours: dict[str, list[str]] | None = SQLField(
+        default=None, sa_column=Column(JsonValue)
+    )
+    # Who breached cases go to (a member), and whether a breach raises priority and reassigns.
+    lead_id: int | None = SQLField(
+        default=None, sa_column=Column(BigId, ForeignKey("user_account.id", ondelete="SET NULL"))
+    )
+    escalate_on_breach: bool = True
     created_at: datetime = SQLField(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -121,17 +132,76 @@ class UserPublic(BaseModel):
     teams: list[str] = []
 
 
-class TeamCreate(BaseModel):
+def _known_zone(name: str) -> str:
+    zone_named(name)
+    return name
+
+
+def _valid_hours(hours: OpeningHours | None) -> OpeningHours | None:
+    if hours:
+        parse_hours(hours)
+    return hours or None
+
+
+class TeamSla(BaseModel):
+    """How a team's SLA clocks run and what a breach does."""
+
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone, e.g. Europe/Lisbon"
+    )
+    business_hours: OpeningHours | None = Field(
+        default=None,
+        description='opening hours per weekday in local time, e.g. {"mon": ["09:00", "18:00"]};'
+        " a day left out is closed; none: 24x7",
+    )
+    escalate_on_breach: bool = Field(
+        default=True, description="on breach: raise the priority one step, give it to the lead"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        return _known_zone(name)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, hours: OpeningHours | None) -> OpeningHours | None:
+        return _valid_hours(hours)
+
+
+class TeamCreate(TeamSla):
     """A new team."""
 
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=500)
 
 
-class TeamPublic(BaseModel):
-    """A team and its members' ids."""
+class TeamUpdate(Changes):
+    """Changes to a team's SLA settings and lead (``null`` hours: 24x7, ``null`` lead: none)."""
+
+    nullable = frozenset({"business_hours", "lead_id"})
+
+    timezone: str | None = Field(default=None, max_length=64)
+    business_hours: OpeningHours | None = None
+    lead_id: BodyId | None = Field(default=None, description="a member of the team")
+    escalate_on_breach: bool | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        return _known_zone(name) if name is not None else None
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, hours: OpeningHours | None) -> OpeningHours | None:
+        return _valid_hours(hours)
+
+
+class TeamPublic(TeamSla):
+    """A team, its members' ids, its lead and its SLA settings."""
 
     id: int
     name: str
     description: str
     members: list[int]
+    lead_id: int | None = None

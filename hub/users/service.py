@@ -16,6 +16,7 @@ from hub.users.models import (
     TeamCreate,
     TeamMember,
     TeamPublic,
+    TeamUpdate,
     User,
     UserCreate,
     UserPublic,
@@ -137,17 +138,44 @@ def create_team(session: Session, *, data: TeamCreate) -> TeamPublic:
     name = data.name.strip()
     if session.exec(select(Team.id).where(Team.name == name)).first() is not None:
         raise Conflict(f"a team named {name!r} already exists")
-    team = Team(name=name, description=data.description.strip())
+    team = Team(
+        name=name,
+        description=data.description.strip(),
+        timezone=data.timezone,
+        business_hours=data.business_hours,
+        escalate_on_breach=data.escalate_on_breach,
+    )
+    session.add(team)
+    session.flush()
+    return team_public(session, team)
+
+
+def get_team(session: Session, *, team_id: int) -> Team:
+    """The team with this id."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"no team with id {team_id}")
+    return team
+
+
+def update_team(session: Session, *, team_id: int, changes: TeamUpdate) -> TeamPublic:
+    """Change a team's time zone, opening hours, escalation or lead (who must be a member)."""
+    team = get_team(session, team_id=team_id)
+    given = changes.model_fields_set
+    if "lead_id" in given and changes.lead_id is not None:
+        members = session.exec(select(TeamMember.user_id).where(TeamMember.team_id == team_id))
+        if changes.lead_id not in members.all():
+            raise InvalidInput(f"user {changes.lead_id} is not a member of {team.name!r}")
+    for name in given & {"timezone", "business_hours", "lead_id", "escalate_on_breach"}:
+        setattr(team, name, getattr(changes, name))
     session.add(team)
     session.flush()
     return team_public(session, team)
 
 
 def set_members(session: Session, *, team_id: int, user_ids: list[int]) -> TeamPublic:
-    """Make exactly these users the team's members."""
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"no team with id {team_id}")
+    """Make exactly these users the team's members (a lead who leaves stops being lead)."""
+    team = get_team(session, team_id=team_id)
     for user_id in user_ids:
         get_user(session, user_id=user_id)
     current = session.exec(select(TeamMember).where(TeamMember.team_id == team_id)).all()
@@ -158,6 +186,9 @@ def set_members(session: Session, *, team_id: int, user_ids: list[int]) -> TeamP
     for user_id in dict.fromkeys(user_ids):
         if user_id not in known:
             session.add(TeamMember(team_id=team_id, user_id=user_id))
+    if team.lead_id not in user_ids:
+        team.lead_id = None
+        session.add(team)
     session.flush()
     return team_public(session, team)
 
@@ -176,4 +207,6 @@ def team_public(session: Session, team: Team) -> TeamPublic:
     ).all()  # fmt: skip
     assert team.id is not None
     return TeamPublic(id=team.id, name=team.name, description=team.description,
-                      members=list(members))  # fmt: skip
+                      members=list(members), lead_id=team.lead_id, timezone=team.timezone,
+                      business_hours=team.business_hours,
+                      escalate_on_breach=team.escalate_on_breach)  # fmt: skip

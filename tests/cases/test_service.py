@@ -140,7 +140,7 @@ def hours(start: datetime | None, end: datetime | None) -> float:
 
 def test_routing_opens_a_case_due_after_the_rules_sla_hours(db: Database) -> None:
     team, _ = team_of(db, "Support", Member())
-    rule = add_rule(db, team_id=team, priority="high", sla_hours=8)
+    rule = add_rule(db, team_id=team, priority="high", sla_hours=8, sla_clock="routing")
     [case_id] = open_cases(db)
     case = load(db, case_id)
     assert (case.status, case.team_id, case.assignee_id) == ("new", team, None)

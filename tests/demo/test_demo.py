@@ -3,18 +3,27 @@
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from threading import Event
 
 from sqlmodel import col, func, select
 from typer.testing import CliRunner
 
+from hub.cases.models import Case, CaseEvent
+from hub.cases.service import sla_state
+from hub.cases.tasks import check_slas
 from hub.cli import app
+from hub.config import Settings
 from hub.customers.models import Customer
+from hub.demo.helpdesk import DEMO_LEAD
 from hub.demo.loader import DEMO_AGENTS, SOURCE_KINDS, demo_items, load_demo
+from hub.enrichment.worker import Worker
 from hub.feedback.models import Feedback
 from hub.sources.models import Source
 from hub.store.engine import session_scope
 from hub.store.types import utcnow
 from hub.users.models import Team, TeamMember, User
+from nlp.language import LinguaDetector
+from nlp.pipeline import Pipeline
 
 
 def test_the_data_set_is_broad_enough() -> None:
@@ -73,3 +82,30 @@ def test_demo_command(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def
     assert first.exit_code == 0, first.output
     assert f"{len(demo_items())} created, 0 duplicate, 0 rejected" in first.output
     assert "0 created" in runner.invoke(app, ["demo"]).output
+
+
+def test_demo_cases_are_a_realistic_mix(cli_env: Path, db) -> None:  # type: ignore[no-untyped-def]
+    """After `feedback-hub demo` and a worker pass (language only: no sentiment model here),
+    the cases' priorities and SLA states follow from when each customer wrote."""
+    assert CliRunner().invoke(app, ["demo"]).exit_code == 0
+    settings = Settings(database_url=db.url, worker_batch_size=1000)
+    pipeline = Pipeline(language=LinguaDetector(settings.language_codes))
+    Worker(db.engine, settings, lambda _session: pipeline).run_until_drained(Event())
+    with session_scope(db.engine) as session:
+        check_slas(session, settings=settings)
+    now = utcnow()
+    with session_scope(db.engine) as session:
+        cases = session.exec(select(Case)).all()
+        states = Counter(sla_state(case, now=now) for case in cases)
+        priorities = Counter(case.priority for case in cases)
+        escalated = session.exec(
+            select(CaseEvent.case_id).where(CaseEvent.kind == "priority_changed",
+                                            CaseEvent.actor == "system")
+        ).all()  # fmt: skip
+        lead = session.exec(select(User.id).where(User.email == DEMO_LEAD)).one()
+        breached = [case for case in cases if sla_state(case, now=now) == "breached"]
+    assert set(priorities) == {"low", "normal", "high", "urgent"}, priorities
+    assert states["breached"] > 0 and states["near_breach"] > 0 and states["ok"] > 0, states
+    # Breaches escalate: one step up (urgent stays urgent), to Support's lead.
+    assert {case.assignee_id for case in breached} == {lead}
+    assert 0 < len(escalated) <= len(breached)

@@ -128,7 +128,7 @@ def test_a_rule_for_a_person_and_a_rule_for_a_team_queue(db: Database) -> None:
     with session_scope(db.engine) as session:
         create_rule(session, data=RuleIn.model_validate(
             {"name": "vip", "assignee_id": ana, "conditions": {"segments": ["enterprise"]},
-             "priority": "urgent", "sla_hours": 4}
+             "priority": "urgent", "sla_hours": 4, "sla_clock": "routing"}
         ))  # fmt: skip
         create_rule(session, data=RuleIn(name="queue", team_id=team))
     vip = item(customer={"ref": "big", "segment": "enterprise"})

@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, Page
 from sqlmodel import col, select
 
 from hub.config import Settings
+from hub.demo.helpdesk import DEMO_RULES
 from hub.notifications.models import OutboxMessage
 from hub.notifications.service import enqueue
 from hub.store.engine import make_engine, session_scope
@@ -18,6 +19,7 @@ from tests.web.conftest import SHOTS
 
 pytestmark = pytest.mark.browser
 HOSTILE = '<img src=x onerror="window.__pwned = 1">'
+DEMO_RULE_NAMES = [name for name, *_ in DEMO_RULES]
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +59,12 @@ def test_admin_creates_tries_and_reorders_a_rule(server: LiveServer, browser: Br
     problems: list[str] = []  # CSP violations and script errors show up here
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    # A fresh hub has the three default rules, all to Support.
-    assert rule_names(page) == ["Urgent words", "Detractors and low scores", "Negative sentiment"]
-    assert "score is NPS ≤ 6 or CSAT ≤ 2" in page.locator(".rule-card").nth(1).inner_text()
+    # The demo hub: "Urgent words", the demo's three rules, then the other default rules.
+    assert rule_names(page) == [
+        "Urgent words", *DEMO_RULE_NAMES, "Detractors and low scores", "Negative sentiment"
+    ]  # fmt: skip
+    detractors = page.locator(".rule-card", has_text="Detractors and low scores")
+    assert "score is NPS ≤ 6 or CSAT ≤ 2" in detractors.inner_text()
     shot(page, "admin-rules")
 
     page.click("text=New rule")
@@ -92,11 +97,12 @@ def test_admin_creates_tries_and_reorders_a_rule(server: LiveServer, browser: Br
     last.get_by_role("button", name="Move Refund requests up").click()
     page.wait_for_url("**/admin/rules?done=moved*")
     assert rule_names(page) == [
-        "Urgent words", "Detractors and low scores", "Refund requests", "Negative sentiment"
+        "Urgent words", *DEMO_RULE_NAMES, "Detractors and low scores", "Refund requests",
+        "Negative sentiment",
     ]  # fmt: skip
     shot(page, "admin-rules-reordered")
 
-    page.locator(".rule-card").nth(2).get_by_role("link", name="Edit").click()
+    page.locator(".rule-card", has_text="Refund requests").get_by_role("link", name="Edit").click()
     page.wait_for_url("**/admin/rules/*")
     page.fill("input[name=sla_hours]", "-3")
     page.click("button[name=intent][value=save]")
@@ -137,10 +143,11 @@ def test_teams_and_users_pages(server: LiveServer, browser: Browser) -> None:
     page.click("#new-team button[type=submit]")
     page.wait_for_url("**/admin/teams?done=team*")
     billing = page.locator(".team-card", has_text="Billing")
-    billing.get_by_label("Ada Admin").check()
+    billing.get_by_role("checkbox", name="Ada Admin").check()
     billing.get_by_role("button", name="Save members").click()
     page.wait_for_url("**/admin/teams?done=members*")
-    assert page.locator(".team-card", has_text="Billing").get_by_label("Ada Admin").is_checked()
+    assert page.locator(".team-card", has_text="Billing").get_by_role(
+        "checkbox", name="Ada Admin").is_checked()  # fmt: skip
     assert page.evaluate("window.__pwned") is None
     shot(page, "admin-teams")
 
@@ -279,11 +286,38 @@ def test_surveys_page_creates_edits_and_copies_the_snippet(
     assert [p for p in problems if "status of 422" not in p] == []
 
 
+def test_team_sla_settings(server: LiveServer, browser: Browser) -> None:
+    page = signed_in_page(browser, server)
+    page.goto(f"{server.base_url}/admin/teams")
+    support = page.locator(".team-card", has=page.locator("h2", has_text="Support"))
+    assert support.locator("input[name=timezone]").input_value() == "Europe/Lisbon"
+    assert support.locator("input[name=business_hours]").input_value() == "mon-fri 09:00-18:00"
+    assert support.locator("select[name=lead_id] option:checked").inner_text() == "Rita Alves"
+    support.locator("input[name=business_hours]").fill("mon-fri 9-18")
+    support.get_by_role("button", name="Save SLA settings").click()
+    support = page.locator(".team-card", has=page.locator("h2", has_text="Support"))
+    assert "times are HH:MM" in support.get_by_role("alert").inner_text()
+    assert support.locator("input[name=business_hours]").input_value() == "mon-fri 9-18"
+    shot(page, "admin-team-sla-refused")
+    support.locator("input[name=business_hours]").fill("mon-thu 08:00-17:00; fri 08:00-14:00")
+    support.locator("select[name=lead_id]").select_option(label="Sam Ortega")
+    support.get_by_role("button", name="Save SLA settings").click()
+    page.wait_for_url("**/admin/teams?done=sla*")
+    assert page.locator("main").get_by_role("status").inner_text() == "SLA settings saved."
+    support = page.locator(".team-card", has=page.locator("h2", has_text="Support"))
+    assert support.locator("input[name=business_hours]").input_value() == (
+        "mon-thu 08:00-17:00; fri 08:00-14:00"
+    )
+    assert support.locator("select[name=lead_id] option:checked").inner_text() == "Sam Ortega"
+    shot(page, "admin-teams-sla")
+
+
 def test_admin_pages_fit_a_phone(server: LiveServer, browser: Browser) -> None:
     page = signed_in_page(browser, server, width=390)
     for path, name in (("/admin/rules", "phone-admin-rules"),
                        ("/admin/rules/new", "phone-admin-rule-form"),
                        ("/admin/users", "phone-admin-users"),
+                       ("/admin/teams", "phone-admin-teams"),
                        ("/admin/outbox", "phone-admin-outbox"),
                        ("/admin/surveys", "phone-admin-surveys")):  # fmt: skip
         page.goto(f"{server.base_url}{path}")

@@ -23,6 +23,7 @@ DONE = {
     "moved": "Order changed.",
     "team": "Team created.",
     "members": "Members saved.",
+    "sla": "SLA settings saved.",
     "user": "User created.",
     "role": "Role changed.",
     "active": "User reactivated.",

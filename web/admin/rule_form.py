@@ -35,6 +35,7 @@ FIELD_LABELS = {
     "sla_hours": "SLA hours",
     "raise_priority_for": "Raise priority for",
     "days": "Try on the last days",
+    "sla_clock": "SLA clock",
 }
 HOURS = "give a number of hours"
 SLA_RANGE = "give more than 0 and at most 2160 hours (90 days)"
@@ -80,6 +81,7 @@ class RuleForm(BaseModel):
     raise_attributes: str = ""  # one per line: name >= number
     raise_to: str = ""  # empty: one step up
     days: str = "30"  # how far back Try looks
+    sla_clock: str = "customer"
 
     def bound(self, score_type: str, end: str) -> str:
         """The typed min or max of one score type."""
@@ -110,6 +112,7 @@ def rule_in(
         "priority": form.priority,
         "sla_hours": _number(form.sla_hours, float, "sla_hours", HOURS, errors),
         "raise_priority_for": _priority_raise(form, errors),
+        "sla_clock": form.sla_clock,
     }
     try:
         rule = model.model_validate({k: v for k, v in data.items() if v is not None})
@@ -152,7 +155,7 @@ def form_of(rule: RulePublic) -> RuleForm:
         keywords="\n".join(c.keywords),
         team_id=str(rule.team_id or ""), assignee_id=str(rule.assignee_id or ""),
         strategy=rule.strategy.value, priority=rule.priority.value,
-        sla_hours=f"{rule.sla_hours:g}",
+        sla_hours=f"{rule.sla_hours:g}", sla_clock=rule.sla_clock.value,
         raise_segments=", ".join(lift.segments) if lift else "",
         raise_attributes="\n".join(_range_lines(lift.attribute_ranges)) if lift else "",
         raise_to=lift.to.value if lift and lift.to else "", **bounds,
