@@ -53,11 +53,12 @@ def delete_macro(session: Session, *, macro_id: int) -> None:
 
 
 def _save(session: Session, template: ReplyTemplate) -> None:
-    taken = session.exec(
-        select(ReplyTemplate.id).where(
-            ReplyTemplate.name == template.name, ReplyTemplate.language == template.language
-        )
-    ).first()
+    with session.no_autoflush:  # the changed template is not written before the check
+        taken = session.exec(
+            select(ReplyTemplate.id).where(
+                ReplyTemplate.name == template.name, ReplyTemplate.language == template.language
+            )
+        ).first()
     if taken is not None and taken != template.id:
         raise Conflict(
             f"a template named {template.name!r} in {template.language} exists already",
