@@ -105,9 +105,7 @@ def test_a_sent_reply_on_a_case_that_cannot_wait_keeps_its_status(db: Database) 
 
 
 @pytest.mark.anyio
-async def test_the_api_marks_a_reply_sent_by_hand(
-    client: httpx.AsyncClient, db: Database
-) -> None:
+async def test_the_api_marks_a_reply_sent_by_hand(client: httpx.AsyncClient, db: Database) -> None:
     case_id = assigned_case(db)
     admin = bearer(db, "admin")
     draft = await client.post(f"{CASES}/{case_id}/reply", json={"body": "Draft"}, headers=admin)

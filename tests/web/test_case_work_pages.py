@@ -158,9 +158,10 @@ async def test_close_and_next_opens_the_next_case_of_the_same_queue(
                              data={"status": "closed", "resolution": "Done", "then": "next",
                                    "csrf_token": csrf})  # fmt: skip
     assert urlsplit(last.headers["location"]).path == "/cases"
-    assert "There is no other open case in this queue." in (
-        await client.get(last.headers["location"])
-    ).text
+    assert (
+        "There is no other open case in this queue."
+        in (await client.get(last.headers["location"])).text
+    )
 
 
 async def test_bulk_close_says_how_many_were_closed_and_refused(
@@ -212,9 +213,13 @@ async def test_the_queue_shows_customer_channel_age_and_last_activity(
     page = await client.get("/cases")
     assert row_ids(page.text) == [case_id]
     row = page.text[page.text.index(f'data-id="{case_id}"') :].split("</tr>")[0]
-    assert '<span class="chip">enterprise</span>' in row and '<td class="channel">ticket</td>' in row
+    assert (
+        '<span class="chip">enterprise</span>' in row and '<td class="channel">ticket</td>' in row
+    )
     assert "<script>window.__pwned" not in row and "&lt;script&gt;" in row
-    assert re.search(r'<td class="age"><time datetime="2026-11-01T10:00:00\+00:00"[^>]*>\d+ d ago', row)
+    assert re.search(
+        r'<td class="age"><time datetime="2026-11-01T10:00:00\+00:00"[^>]*>\d+ d ago', row
+    )
     assert re.search(r'<td class="activity"><time [^>]*>1 min ago', row)
     assert 'class="select-all"' in page.text and "/static/shortcuts.js" in page.text
 

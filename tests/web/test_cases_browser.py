@@ -227,7 +227,7 @@ def test_a_lead_assigns_notes_replies_and_closes_a_case(seeded: Seeded, page: Pa
     page.click("#reply button")
     page.wait_for_url("**done=reply-manual")
     reply = timeline.locator(".event-replied_to_customer")
-    assert "Recorded to send by hand to ana@example.com" in reply.inner_text()
+    assert "Draft recorded, not sent (for ana@example.com)" in reply.inner_text()
     assert "A new parcel is on its way." in reply.inner_text()
 
     page.select_option("#status select", "in_progress")

@@ -74,13 +74,14 @@
       var link = row && row.querySelector("td.case-id a");
       if (link) window.location.href = link.href;
     },
-    x: function () { tick(selectedRow()); },
+    x: function () { tick(selectedRow()); showTicked(); },
     a: assignToMe,
     r: function () { focusField("#reply textarea[name=body]"); },
     c: function () {
       if (focusField("#close textarea[name=resolution]")) return;
       var box = selectedRow() && selectedRow().querySelector("input[name=case_id]");
       if (box) box.checked = true;
+      showTicked();
       focusField("#bulk-resolution");
     },
     "?": function () { toggleHelp(); },
@@ -106,20 +107,23 @@
     row.addEventListener("click", function () { select(index); });
   });
 
-  var all = document.querySelector("input.select-all");
-  if (all) {
-    var boxes = Array.prototype.slice.call(document.querySelectorAll("table.cases input[name=case_id]"));
-    all.addEventListener("change", function () {
-      boxes.forEach(function (box) { box.checked = all.checked; });
-    });
-    boxes.forEach(function (box) {
-      box.addEventListener("change", function () {
-        var ticked = boxes.filter(function (b) { return b.checked; }).length;
-        all.checked = ticked === boxes.length;
-        all.indeterminate = ticked > 0 && ticked < boxes.length;
-      });
+  // Select-all: the table's header box (and the phone's, above the cards) tick the page.
+  var alls = Array.prototype.slice.call(document.querySelectorAll("input.select-all"));
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("table.cases input[name=case_id]"));
+  function showTicked() {
+    var ticked = boxes.filter(function (b) { return b.checked; }).length;
+    alls.forEach(function (all) {
+      all.checked = ticked > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
     });
   }
+  alls.forEach(function (all) {
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+      showTicked();
+    });
+  });
+  boxes.forEach(function (box) { box.addEventListener("change", showTicked); });
 
   Array.prototype.forEach.call(document.querySelectorAll(".shortcut-help-open"), function (button) {
     button.addEventListener("click", function () { toggleHelp(true); });
