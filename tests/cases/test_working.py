@@ -37,7 +37,8 @@ CASES = "/api/v1/cases"
     ("status", "assigned", "offered", "preselected"),
     [
         ("new", False, ["in_progress", "resolved"], "in_progress"),
-        ("assigned", True, ["in_progress", "waiting_on_customer", "resolved", "new"], "in_progress"),
+        ("assigned", True, ["in_progress", "waiting_on_customer", "resolved", "new"],
+         "in_progress"),
         ("in_progress", True, ["waiting_on_customer", "assigned", "resolved"],
          "waiting_on_customer"),
         ("waiting_on_customer", True, ["in_progress", "resolved"], "in_progress"),

@@ -91,11 +91,11 @@ async def test_a_reply_counts_as_sent_only_when_ticked(
     assert "I sent this to the customer myself" in page.text
     draft = await client.post(f"/cases/{case_id}/reply", data={"body": "Draft", "csrf_token": csrf})
     assert draft.headers["location"].endswith("done=reply-manual")
-    assert (get_case(db.engine, case_id).status, get_case(db.engine, case_id).first_response_at) == (
-        "assigned", None,
-    )  # fmt: skip
-    sent = await client.post(f"/cases/{case_id}/reply",
-                             data={"body": "Called", "sent_by_hand": "1", "csrf_token": csrf})  # fmt: skip
+    drafted = get_case(db.engine, case_id)
+    assert (drafted.status, drafted.first_response_at) == ("assigned", None)
+    sent = await client.post(
+        f"/cases/{case_id}/reply", data={"body": "Called", "sent_by_hand": "1", "csrf_token": csrf}
+    )
     assert sent.headers["location"].endswith("done=reply-by_hand")
     case = get_case(db.engine, case_id)
     assert case.status == "waiting_on_customer" and case.first_response_at is not None
@@ -208,8 +208,10 @@ async def test_the_queue_shows_customer_channel_age_and_last_activity(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     await sign_in(client, db.engine, Role.lead)
-    case_id = make_case(db.engine, channel="ticket", created_at="2026-11-01T10:00:00Z",
-                        customer={"ref": "cus_9", "name": HOSTILE, "segment": "enterprise"})  # fmt: skip
+    customer = {"ref": "cus_9", "name": HOSTILE, "segment": "enterprise"}
+    case_id = make_case(
+        db.engine, channel="ticket", created_at="2026-11-01T10:00:00Z", customer=customer
+    )
     page = await client.get("/cases")
     assert row_ids(page.text) == [case_id]
     row = page.text[page.text.index(f'data-id="{case_id}"') :].split("</tr>")[0]
