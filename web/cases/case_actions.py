@@ -117,7 +117,7 @@ def _next_case_url(request: Request, session: Session, user: User, closed_id: in
     following = [case.id for case in page.items if case.id != closed_id]
     if not following:
         return f"/cases?{urlencode({**query, 'done': 'closed-last'})}"
-    return f"/cases/{following[0]}?{urlencode({'done': 'closed-next', 'q': urlencode(query)})}"
+    return f"/cases/{following[0]}?{urlencode({'q': urlencode(query), 'done': 'closed-next'})}"
 
 
 def _queue_of(request: Request) -> dict[str, str]:
@@ -269,5 +269,5 @@ def act(
     if done.startswith("/"):
         return RedirectResponse(done, status_code=303)
     queue = queue_query(_queue_of(request))
-    kept = f"&{urlencode({'q': urlencode(queue)})}" if queue else ""
-    return RedirectResponse(f"/cases/{case_id}?done={done}{kept}", status_code=303)
+    kept = f"{urlencode({'q': urlencode(queue)})}&" if queue else ""
+    return RedirectResponse(f"/cases/{case_id}?{kept}done={done}", status_code=303)
