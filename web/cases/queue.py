@@ -13,7 +13,7 @@ from hub.cases.bulk import MAX_BULK, BulkAction, BulkIn, BulkResult, apply_bulk
 from hub.cases.export import cases_csv
 from hub.cases.models import Case, CasePublic, Status
 from hub.cases.queries import CaseFilters, list_cases
-from hub.cases.service import assign, get_case
+from hub.cases.service import assign, may_work
 from hub.config import Settings
 from hub.customers.models import Customer
 from hub.errors import HubError, InvalidInput
@@ -34,7 +34,6 @@ from web.cases.common import (
     pages_router,
     people,
     teams,
-    workable,
 )
 from web.cases.filters import (
     SCOPES,
@@ -123,21 +122,24 @@ def bulk_assign(
     back: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Give every ticked case to a person and/or a team (a blank choice keeps theirs)."""
+    """Give every ticked case to a person and/or a team (a blank choice keeps theirs); a case
+    the person may not work is refused and counted, the others are assigned."""
     query = queue_query(dict(parse_qsl(back)))
     try:
         check_csrf(request, csrf_token)
         must_be_agent(user)
         ids = _ticked_ids(case_id)
         person, team = _bulk_target(assignee_id, team_id)
-        cases = [workable(session, user, get_case(session, case_id=i)) for i in ids]
+        found = [case for i in ids if (case := session.get(Case, i)) is not None]
+        cases = [case for case in found if may_work(session, user, case)]
         _assign_all(session, settings, user, cases, person=person, team=team)
     except HubError as exc:
         session.rollback()
         return _queue_page(
             request, session, user, query, error=exc.message, status_code=exc.status_code
         )
-    return _back_to_queue(query, done="assigned", n=len(ids))
+    refused = {"not_yours": len(found) - len(cases), "not_found": len(ids) - len(found)}
+    return _back_to_queue(query, done="assigned", n=len(cases), **refused)
 
 
 @router.post("/cases/bulk")
