@@ -196,6 +196,25 @@ def test_a_template_in_the_customers_language_then_close_and_next(
     assert str(first) not in [r.get_attribute("data-id") for r in desk.locator("tr.case-row").all()]
 
 
+def test_the_reply_templates_admin_page_refuses_an_unknown_placeholder(
+    desk: Page, seeded: Seeded
+) -> None:
+    desk.goto(f"{seeded.server.base_url}/admin/macros")
+    assert desk.locator(".macro-card").count() == 9  # seeded on first start
+    desk.fill("#new-macro input[name=name]", "Voucher")
+    desk.fill("#new-macro textarea[name=body]", "Hi {first_name}, here is your voucher.")
+    desk.click("#new-macro button")
+    expect(desk.locator("#new-macro .form-error")).to_contain_text("unknown placeholder")
+    desk.errors.remove(  # type: ignore[attr-defined]  # the refused form's own 422
+        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    )
+    desk.fill("#new-macro textarea[name=body]", "Hi {customer_name}, here is your voucher.")
+    desk.click("#new-macro button")
+    desk.wait_for_url("**done=macro")
+    assert desk.locator(".macro-card").count() == 10
+    _shot(desk, "work-admin-macros")
+
+
 def test_on_a_phone_the_queue_bulk_bars_and_case_fit(browser: Browser, seeded: Seeded) -> None:
     phone = _signed_in(browser, seeded, 390, 844)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
@@ -212,6 +231,9 @@ def test_on_a_phone_the_queue_bulk_bars_and_case_fit(browser: Browser, seeded: S
     phone.keyboard.press("?")
     expect(phone.locator("#shortcut-help")).to_be_visible()
     _shot(phone, "work-help-phone")
+    phone.goto(f"{seeded.server.base_url}/admin/macros")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(phone, "work-admin-macros-phone", full_page=True)
     errors = phone.errors  # type: ignore[attr-defined]
     phone.context.close()
     assert errors == []
