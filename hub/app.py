@@ -24,6 +24,7 @@ from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.http.nul import RefuseNul
+from hub.macros.api import router as macros_router
 from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
 from hub.observability.api import router as observability_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(sources_router)
     app.include_router(notifications_router)
     app.include_router(cases_router)
+    app.include_router(macros_router)
     app.include_router(customers_router)
     app.include_router(routing_router)
     app.include_router(users_router)

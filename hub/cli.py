@@ -15,6 +15,7 @@ from hub.enrichment.cli import nlp_app
 from hub.errors import HubError
 from hub.feedback.cli import import_
 from hub.lifecycle import exit_on_sigterm
+from hub.macros.service import ensure_default_macros
 from hub.metrics.cli import metrics_app
 from hub.observability.cli import worker_health
 from hub.routing.defaults import ensure_default_rules
@@ -54,6 +55,7 @@ def serve(
         with session_scope(engine) as session:
             seed_topics(session)
             ensure_default_rules(session)
+            ensure_default_macros(session)
         if demo:
             print_summary("demo", load_demo(engine))
             if settings.env == "dev":  # a known sign-in for the demo, never in production
@@ -154,6 +156,7 @@ def demo() -> None:
         with session_scope(engine) as session:
             seed_topics(session)
             ensure_default_rules(session)
+            ensure_default_macros(session)
         print_summary("demo", load_demo(engine))
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from hub.auth.models import Scope
+from hub.cases.bulk import BulkIn, BulkResult, apply_bulk
 from hub.cases.export import cases_csv
 from hub.cases.models import (
     AssignIn,
@@ -98,6 +99,16 @@ def open_case_route(
     return case_detail(session, case_id=case.id)
 
 
+@router.post("/bulk", summary="Change many cases at once")
+def bulk_change(data: BulkIn, session: SessionDep, who: WorkKey) -> BulkResult:
+    """Change the status or priority of many cases, or close them with one resolution.
+
+    Each case is checked on its own: one the caller may not work (agents: their own and their
+    teams' cases), unknown, or whose status does not allow the move is refused with its reason
+    while the others change. Each change is on its case's trail."""
+    return apply_bulk(session, data=data, user=who.user, actor=who.actor)
+
+
 @router.get("/{case_id}", summary="Get a case")
 def one_case(case_id: PathId, session: SessionDep, _who: ReadKey) -> CaseDetail:
     """A case with its feedback, the customer's other feedback and the event trail."""
@@ -152,10 +163,14 @@ def note_case(case_id: PathId, data: NoteIn, session: SessionDep, who: WorkKey) 
 def reply_case(
     case_id: PathId, data: ReplyIn, session: SessionDep, settings: SettingsDep, who: WorkKey
 ) -> CaseDetail:
-    """Email the customer (when they have an address and SMTP is set up), else record it."""
+    """Email the customer (when they have an address and SMTP is set up), else record it.
+
+    An emailed reply, or one marked `sent_by_hand`, sets the first response and moves the case
+    to waiting_on_customer (where its status allows); a merely recorded one does neither."""
     _may_work(session, who, case_id)
     reply_to_customer(session, settings=settings, case_id=case_id, body=data.body,
-                      subject=data.subject, actor=who.actor)  # fmt: skip
+                      subject=data.subject, actor=who.actor,
+                      sent_by_hand=data.sent_by_hand)  # fmt: skip
     return case_detail(session, case_id=case_id)
 
 

@@ -214,3 +214,8 @@ class ReplyIn(BaseModel):
 
     body: str = Field(min_length=1, max_length=10_000)
     subject: str | None = Field(default=None, max_length=300)
+    sent_by_hand: bool = Field(
+        default=False,
+        description="not emailed, but the agent sent it to the customer themselves: it counts "
+        "as a response (first response, waiting on customer) like an emailed reply",
+    )

@@ -34,6 +34,9 @@ from hub.users.models import Role, Team, TeamMember, User
 
 SYSTEM = "system"
 MANUAL_SLA_HOURS = 48.0  # a case opened by hand gets the rules' default SLA window
+# How a reply went: "email" (queued to the customer), "by_hand" (the agent sent it themselves)
+# or "manual" (recorded as a draft to send by hand). The first two reached the customer.
+REACHED_CUSTOMER = ("email", "by_hand")
 NEAR_BREACH_SHARE = 0.2  # the last fifth of the SLA window counts as near breach
 NOTICE_TITLES = {
     EventType.case_created: "New {priority} case #{id}",
@@ -414,16 +417,19 @@ def reply_to_customer(
     body: str,
     subject: str | None,
     actor: str,
+    sent_by_hand: bool = False,
 ) -> CaseEvent:
     """Answer the customer: emailed when they have an address and SMTP is set up, otherwise
-    recorded as a reply to send by hand. The first reply is the case's first response."""
+    recorded. An emailed reply, or one the agent says they sent by hand, reaches the customer:
+    the first such reply is the case's first response, and the case waits on the customer
+    (where its status allows). A reply merely recorded as a draft does neither."""
     case = get_case(session, case_id=case_id)
     feedback = session.get(Feedback, case.feedback_id)
     customer = (
         session.get(Customer, feedback.customer_id) if feedback and feedback.customer_id else None
     )
     subject = subject or "About your feedback"
-    delivery = "manual"
+    delivery = "by_hand" if sent_by_hand else "manual"
     if customer is not None and customer.email and settings.smtp_host:
         enqueue(
             session,
@@ -437,10 +443,22 @@ def reply_to_customer(
             broadcast=False,  # the customer's email only: the text is for them, not for Slack
         )
         delivery = "email"
-    if case.first_response_at is None:
+    sent = delivery in REACHED_CUSTOMER
+    if sent and case.first_response_at is None:
         case.first_response_at = utcnow()
-    after = {"delivery": delivery, "to": customer.email if customer else None, "subject": subject}
-    return record(session, case, EventKind.replied_to_customer, actor, after=after, body=body)
+    after = {
+        "delivery": delivery,
+        "sent": sent,
+        "to": customer.email if customer else None,
+        "subject": subject,
+    }
+    event = record(session, case, EventKind.replied_to_customer, actor, after=after, body=body)
+    if sent and Status.waiting_on_customer in TRANSITIONS[Status(case.status)]:
+        transition(
+            session, case_id=case_id, status=Status.waiting_on_customer, resolution=None,
+            actor=actor,
+        )  # fmt: skip
+    return event
 
 
 def notify(

@@ -55,6 +55,13 @@ OPERATION_IDS = {
     ("POST", "/api/v1/cases/{case_id}/priority"): "cases_set_priority",
     ("POST", "/api/v1/cases/{case_id}/notes"): "cases_add_note",
     ("POST", "/api/v1/cases/{case_id}/reply"): "cases_reply",
+    ("POST", "/api/v1/cases/bulk"): "cases_bulk_change",
+    ("GET", "/api/v1/macros"): "macros_list",
+    ("POST", "/api/v1/macros"): "macros_create",
+    ("GET", "/api/v1/macros/{macro_id}"): "macros_get",
+    ("PUT", "/api/v1/macros/{macro_id}"): "macros_update",
+    ("DELETE", "/api/v1/macros/{macro_id}"): "macros_delete",
+    ("GET", "/api/v1/macros/{macro_id}/render"): "macros_render",
     ("GET", "/api/v1/customers/at-risk"): "customers_at_risk",
     ("GET", "/api/v1/customers/{customer_id}"): "customers_get",
     ("GET", "/api/v1/routing/rules"): "routing_rules_list",
@@ -98,6 +105,8 @@ DECLARED_ERRORS: dict[str, dict[int, str]] = {
         409: "the rule sends to nobody (its team and person were removed), or the worker gave "
         "some of the items a case at the same time (nothing was opened: apply again)"
     },
+    "macros_create": {409: "a template with this name and language exists"},
+    "macros_update": {409: "a template with this name and language exists"},
     "ops_metrics": {401: "`HUB_METRICS_TOKEN` is set and the bearer token is not it"},
 }
 

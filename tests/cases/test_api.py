@@ -477,7 +477,9 @@ async def test_a_reply_is_queued_as_an_email_to_the_customer(
     assert (reply["kind"], reply["actor"], reply["body"]) == (
         "replied_to_customer", f"user:{me}", "Refund sent.",
     )  # fmt: skip
-    assert reply["after"] == {"delivery": "email", "to": "ana@example.com", "subject": "Re: order"}
+    assert reply["after"] == {
+        "delivery": "email", "sent": True, "to": "ana@example.com", "subject": "Re: order",
+    }  # fmt: skip
     [email] = load_all(db, OutboxMessage)
     assert (email.channel, email.destination, email.subject, email.case_id) == (
         "email", "ana@example.com", "Re: order", case_id,

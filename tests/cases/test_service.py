@@ -398,7 +398,9 @@ def test_a_reply_is_emailed_when_the_customer_has_an_address_and_smtp_is_set(
     assert (reply.kind, reply.actor, reply.body) == (
         "replied_to_customer", ACTOR, "Your refund is on its way.",
     )  # fmt: skip
-    assert reply.after == {"delivery": "email", "to": "ana@example.com", "subject": "Your order"}
+    assert reply.after == {
+        "delivery": "email", "sent": True, "to": "ana@example.com", "subject": "Your order",
+    }  # fmt: skip
     act(db, reply_to_customer, settings=MAILING, case_id=case_id, body="Any news?", subject=None,
         actor=ACTOR)  # fmt: skip
     assert load(db, case_id).first_response_at == first  # the first reply stays the first
@@ -414,7 +416,7 @@ def test_a_reply_is_emailed_when_the_customer_has_an_address_and_smtp_is_set(
     ],
     ids=["no-smtp", "no-address", "no-customer"],
 )
-def test_otherwise_a_reply_is_recorded_to_send_by_hand(
+def test_otherwise_a_reply_is_recorded_as_a_draft_that_is_no_response(
     db: Database, settings: Settings, customer: Any, to: str | None
 ) -> None:
     case_id, _ = a_case(db, customer=customer)
@@ -423,6 +425,8 @@ def test_otherwise_a_reply_is_recorded_to_send_by_hand(
         actor=ACTOR)  # fmt: skip
     assert load_all(db, OutboxMessage) == []
     reply = trail(db, case_id)[-1]
-    assert reply.after == {"delivery": "manual", "to": to, "subject": "About your feedback"}
-    first = load(db, case_id).first_response_at
-    assert first is not None and started <= first <= reply.at
+    assert reply.after == {
+        "delivery": "manual", "sent": False, "to": to, "subject": "About your feedback",
+    }  # fmt: skip
+    assert started <= reply.at
+    assert load(db, case_id).first_response_at is None  # a draft reached nobody

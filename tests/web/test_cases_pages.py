@@ -365,7 +365,7 @@ async def test_a_lead_works_a_case_from_start_to_close(
         'assigned</span> → <span class="after">in progress',
         "Called the carrier.\nThey will check.",
         "added a note",
-        "Recorded to send by hand to ana@example.com · “Your parcel”",
+        "Draft recorded, not sent (for ana@example.com) · “Your parcel”",
         "Emailed to ana@example.com",
         "Found it!",
         "Parcel re-sent.",
@@ -381,6 +381,7 @@ async def test_a_lead_works_a_case_from_start_to_close(
         "commented",
         "replied_to_customer",
         "replied_to_customer",
+        "status_changed",  # the emailed reply: waiting on the customer
         "status_changed",
     ]
     assert get_case(db.engine, case_id).resolution == "Parcel re-sent."
@@ -482,8 +483,9 @@ async def test_agents_act_only_on_cases_they_may_work(
         "/cases/assign",
         data={"case_id": [str(mine), str(theirs)], "assignee_id": str(me), "csrf_token": csrf},
     )
-    assert bulk.status_code == 403 and f"Case #{theirs}" in bulk.text
-    assert get_case(db.engine, theirs).assignee_id == other  # nothing of the batch was done
+    assert bulk.headers["location"] == "/cases?done=assigned&n=1&not_yours=1"
+    assert "1 assigned, 1 refused (not yours)." in (await client.get(bulk.headers["location"])).text
+    assert get_case(db.engine, theirs).assignee_id == other  # each case checked on its own
 
 
 async def test_bulk_assign_gives_ticked_cases_to_a_person_or_team(
@@ -513,7 +515,7 @@ async def test_bulk_assign_gives_ticked_cases_to_a_person_or_team(
     assert response.status_code == 303
     assert response.headers["location"] == "/cases?scope=all&priority=normal&done=assigned&n=2"
     page = await client.get(response.headers["location"])
-    assert "Assigned 2 cases." in page.text
+    assert "2 assigned." in page.text
     assert (get_case(db.engine, first).assignee_id, get_case(db.engine, first).team_id) == (
         agent,
         billing,  # a blank team keeps the case's own
@@ -526,7 +528,7 @@ async def test_bulk_assign_gives_ticked_cases_to_a_person_or_team(
     assert by_team.status_code == 303
     assert get_case(db.engine, untouched).team_id == care
     for data, message in (
-        ({"team_id": str(care)}, "Tick the cases to assign first."),
+        ({"team_id": str(care)}, "Tick the cases first."),
         ({"case_id": str(first)}, "Choose a person or a team"),
     ):
         refused = await client.post("/cases/assign", data={**data, "csrf_token": csrf})

@@ -2,8 +2,8 @@
 enrichment and system (admins).
 
 One module per page, all under ``/admin``: ``rules`` (with ``rule_form`` and ``rule_words``),
-``teams``, ``users``, ``topics``, ``outbox``, ``surveys``, ``nlp`` and ``system``; ``common``
-holds the role dependencies and page rendering.
+``teams``, ``users``, ``topics``, ``macros`` (reply templates), ``outbox``, ``surveys``,
+``nlp`` and ``system``; ``common`` holds the role dependencies and page rendering.
 Forms post with the session's CSRF token and redirect (303) on success; a refused form comes back
 with the person's input and the reasons next to the fields.
 """
@@ -11,7 +11,7 @@ with the person's input and the reasons next to the fields.
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 
-from web.admin import nlp, outbox, rules, surveys, system, teams, topics, users
+from web.admin import macros, nlp, outbox, rules, surveys, system, teams, topics, users
 from web.admin.common import Lead, redirect
 from web.auth import page_user
 
@@ -29,6 +29,7 @@ router.include_router(rules.router)
 router.include_router(teams.router)
 router.include_router(users.router)
 router.include_router(topics.router)
+router.include_router(macros.router)
 router.include_router(outbox.router)
 router.include_router(surveys.router)
 router.include_router(nlp.router)

@@ -31,6 +31,9 @@ DONE = {
     "retried": "Message queued again: a deliverer sends it shortly.",
     "survey": "Survey created: paste its snippet into a page on an allowed origin.",
     "survey_saved": "Survey saved.",
+    "macro": "Template created.",
+    "macro_saved": "Template saved.",
+    "macro_deleted": "Template deleted.",
 }
 
 

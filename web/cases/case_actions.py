@@ -1,26 +1,40 @@
-"""The actions on one case: assign, change status, note, reply, correct sentiment and topics.
+"""The actions on one case: assign, status (closing, and closing then opening the next case of
+the queue), priority, note, reply, correct sentiment and topics.
 
 Each is a form post: ``act`` checks the CSRF token and the person's right to work the case,
 runs the action, and redirects back with what was done, or renders the page with the reason.
+The queue the case was opened from (``?q=``) stays on the page's address.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from hub.cases.models import Case, Status
-from hub.cases.service import add_note, assign, get_case, reply_to_customer, transition
+from hub.cases.models import OPEN_STATUSES, Case, Status
+from hub.cases.queries import list_cases
+from hub.cases.service import (
+    add_note,
+    assign,
+    get_case,
+    reply_to_customer,
+    set_priority,
+    transition,
+)
 from hub.errors import HubError, InvalidInput
 from hub.feedback.corrections import SCORES, correct_sentiment
 from hub.http.deps import SessionDep, SettingsDep
+from hub.routing.models import Priority
 from hub.topics.service import correct_topics
 from hub.users.models import User
 from web.auth import check_csrf
 from web.cases.case_page import render_case_page
 from web.cases.common import UserDep, body_text, id_choice, must_be_agent, pages_router, workable
+from web.cases.filters import queue_filters, queue_query, with_default_scope
 
 router = pages_router()
 
@@ -66,9 +80,11 @@ def change_status(
     case_id: int,
     status: Annotated[str, Form()] = "",
     resolution: Annotated[str, Form()] = "",
+    then: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Move the case to another status; closing needs a resolution."""
+    """Move the case to another status; closing needs a resolution. ``then=next`` (the "Close
+    and next" button) goes on to the next case of the queue."""
     form = {"resolution": resolution}
 
     def action(case: Case) -> str:
@@ -85,9 +101,50 @@ def change_status(
             resolution=said or None,
             actor=f"user:{user.id}",
         )
+        if target == Status.closed and then == "next":
+            return _next_case_url(request, session, user, case_id)
         return "closed" if target == Status.closed else "status"
 
     return act(request, session, user, case_id, csrf_token, action, form=form)
+
+
+def _next_case_url(request: Request, session: Session, user: User, closed_id: int) -> str:
+    """The next open case of the queue the page came from, soonest due first (the queue
+    itself, saying so, when it has no other open case)."""
+    query = with_default_scope(queue_query(_queue_of(request)), user)
+    filters = replace(queue_filters(query), statuses=OPEN_STATUSES, sort="due")
+    page = list_cases(session, filters=filters, viewer=user, cursor=None, limit=2)
+    following = [case.id for case in page.items if case.id != closed_id]
+    if not following:
+        return f"/cases?{urlencode({**query, 'done': 'closed-last'})}"
+    return f"/cases/{following[0]}?{urlencode({'q': urlencode(query), 'done': 'closed-next'})}"
+
+
+def _queue_of(request: Request) -> dict[str, str]:
+    """The queue's parameters that the page's address carries (``?q=``)."""
+    return dict(parse_qsl(request.query_params.get("q", "")))
+
+
+@router.post("/cases/{case_id}/priority")
+def change_priority(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    case_id: int,
+    priority: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Make the case more or less urgent."""
+
+    def action(case: Case) -> str:
+        if priority not in Priority.__members__:
+            raise InvalidInput("choose low, normal, high or urgent")
+        if case.priority == priority:
+            return "unchanged"
+        set_priority(session, case_id=case_id, priority=Priority(priority), actor=f"user:{user.id}")
+        return "priority"
+
+    return act(request, session, user, case_id, csrf_token, action)
 
 
 @router.post("/cases/{case_id}/notes")
@@ -117,9 +174,11 @@ def reply(
     case_id: int,
     body: Annotated[str, Form()] = "",
     subject: Annotated[str, Form()] = "",
+    sent_by_hand: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Answer the customer: emailed when possible, else recorded to send by hand."""
+    """Answer the customer: emailed when possible, else recorded, as a draft or (ticked) as
+    sent by the agent themselves."""
 
     def action(_case: Case) -> str:
         if len(subject) > MAX_SUBJECT:
@@ -131,10 +190,11 @@ def reply(
             body=body_text(body, "reply"),
             subject=subject.strip() or None,
             actor=f"user:{user.id}",
+            sent_by_hand=bool(sent_by_hand),
         )
         return f"reply-{(event.after or {}).get('delivery', 'manual')}"
 
-    form = {"reply": body, "subject": subject}
+    form = {"reply": body, "subject": subject, "sent_by_hand": sent_by_hand}
     return act(request, session, user, case_id, csrf_token, action, form=form)
 
 
@@ -189,7 +249,8 @@ def act(
     *,
     form: dict[str, str] | None = None,
 ) -> Response:
-    """Check the form and the person's right to work the case, then act and go back."""
+    """Check the form and the person's right to work the case, then act and go back (or where
+    the action says: a path it returns instead of what it did)."""
     try:
         check_csrf(request, csrf_token)
         must_be_agent(user)
@@ -205,4 +266,8 @@ def act(
             status_code=exc.status_code,
             form=form,
         )
-    return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
+    if done.startswith("/"):
+        return RedirectResponse(done, status_code=303)
+    queue = queue_query(_queue_of(request))
+    kept = f"{urlencode({'q': urlencode(queue)})}&" if queue else ""
+    return RedirectResponse(f"/cases/{case_id}?{kept}done={done}", status_code=303)

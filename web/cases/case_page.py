@@ -1,6 +1,7 @@
 """One case's page: its feedback, the customer's history, the timeline and the action forms."""
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -9,13 +10,18 @@ from sqlmodel import Session
 from hub.cases.models import TRANSITIONS, Case, CaseDetail, Status
 from hub.cases.queries import case_detail
 from hub.cases.service import get_case, may_work
+from hub.cases.status_menu import natural_next, status_choices
 from hub.config import Settings
 from hub.errors import NotFound
 from hub.http.deps import SessionDep
+from hub.macros.models import MacroPublic
+from hub.macros.service import list_macros, render_macro
+from hub.routing.models import Priority
 from hub.store.types import utcnow
 from hub.topics.service import list_topics
 from hub.users.models import Role, User
 from web.cases.common import SENTIMENTS, UserDep, pages_router, people, teams
+from web.cases.filters import queue_query
 from web.cases.timeline import actor, changes, due_text, event_label, label, when
 from web.templating import templates
 
@@ -29,7 +35,11 @@ DONE = {
     "closed": "Case closed.",
     "note": "Note added to the timeline.",
     "reply-email": "Reply queued: it will be emailed to the customer.",
-    "reply-manual": "Reply recorded: send it to the customer by hand.",
+    "reply-manual": "Reply recorded as a draft: send it to the customer by hand, then record "
+    "it again marked as sent.",
+    "reply-by_hand": "Reply recorded as sent by you: the case now waits on the customer.",
+    "priority": "Priority changed.",
+    "closed-next": "Case closed. This is the next case of your queue.",
     "sentiment": "Sentiment corrected.",
     "topics": "Topics corrected.",
     "unchanged": "Nothing to change.",
@@ -45,10 +55,23 @@ FORMATTERS = {
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    request: Request, session: SessionDep, user: UserDep, case_id: int, done: str | None = None
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    case_id: int,
+    done: str | None = None,
+    macro: str | None = None,
 ) -> HTMLResponse:
-    """A case: its feedback, the customer's history, the timeline and the actions."""
-    return render_case_page(request, session, user, case_id, done=DONE.get(done or ""))
+    """A case: its feedback, the customer's history, the timeline and the actions; ``macro``
+    fills the reply form with that template, rendered for the case."""
+    form = None
+    if macro and macro.isdigit():
+        try:
+            filled = render_macro(session, macro_id=int(macro), case_id=case_id, agent=user)
+            form = {"subject": filled.subject, "reply": filled.body, "macro": macro}
+        except NotFound:
+            form = None  # a template deleted meanwhile: the page without it
+    return render_case_page(request, session, user, case_id, done=DONE.get(done or ""), form=form)
 
 
 def render_case_page(
@@ -68,9 +91,13 @@ def render_case_page(
     except NotFound as exc:
         missing = {"detail": None, "case_id": case_id, "error": exc.message}
         return templates.TemplateResponse(request, "case.html", missing, status_code=404)
+    queue = queue_query(dict(parse_qsl(request.query_params.get("q", ""))))
     context: dict[str, Any] = {
         "detail": detail,
         "case_id": case_id,
+        # The queue the case was opened from travels with every form (for "close and next").
+        "here": f"?{urlencode({'q': urlencode(queue)})}" if queue else "",
+        "queue_url": f"/cases?{urlencode(queue)}" if queue else "/cases",
         "done": done,
         "error": error,
         "form": form or {},
@@ -97,20 +124,25 @@ def _action_choices(
         "topics": topics,
         "chosen_topics": chosen,
         "sentiments": SENTIMENTS,
-        "next_statuses": _next_statuses(case),
+        "next_statuses": status_choices(case),
+        "natural_next": natural_next(case),
+        "priorities": [p.value for p in reversed(list(Priority))],
+        "macros": _macros_by_language(session, detail.feedback.language),
         "can_close": Status.closed in TRANSITIONS[Status(case.status)],
         "delivery": _delivery(detail, request.app.state.settings),
         "events": [(event, changes(event, names)) for event in detail.events],
     }
 
 
-def _next_statuses(case: Case) -> list[Status]:
-    """The statuses the status form offers: allowed moves, closing aside (it has its own form),
-    and "assigned" only once someone is."""
-    allowed = TRANSITIONS[Status(case.status)] - {Status.closed}
-    if case.assignee_id is None:
-        allowed -= {Status.assigned}
-    return [status for status in Status if status in allowed]
+def _macros_by_language(
+    session: Session, language: str | None
+) -> list[tuple[str, list[MacroPublic]]]:
+    """The reply templates in the feedback's language first, then the others."""
+    every = list_macros(session)
+    own = [m for m in every if m.language == language]
+    others = [m for m in every if m.language != language]
+    groups = [(f"In the feedback's language ({language})", own), ("Other languages", others)]
+    return [(title, group) for title, group in groups if group]
 
 
 def _delivery(detail: CaseDetail, settings: Settings) -> dict[str, str | None]:

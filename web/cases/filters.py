@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from hub.cases.models import OPEN_STATUSES, Status
 from hub.cases.queries import SORTS, CaseFilters
 from hub.routing.models import Priority
+from hub.users.models import Role, User
 from web.cases.common import SENTIMENTS
 
 SCOPES = {"mine": "My cases", "team": "My teams", "all": "All cases"}
@@ -27,6 +28,11 @@ QUEUE_KEYS = (
 def queue_query(params: Mapping[str, str]) -> dict[str, str]:
     """The queue's own parameters from a query string (anything else is dropped)."""
     return {key: params[key][:200] for key in QUEUE_KEYS if params.get(key)}
+
+
+def with_default_scope(query: Mapping[str, str], user: User) -> dict[str, str]:
+    """``query`` with a scope: agents start on their own cases, others on all."""
+    return {"scope": "mine" if user.role == Role.agent.value else "all", **query}
 
 
 def queue_filters(query: Mapping[str, str]) -> CaseFilters:

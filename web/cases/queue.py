@@ -1,19 +1,23 @@
-"""The triage queue: open cases with tabs, filters, sort, paging, SLA counts and bulk assign."""
+"""The triage queue: open cases with tabs, filters, sort, paging, SLA counts and bulk actions
+(assign, status, priority, close: each ticked case checked on its own, refusals counted)."""
 
 from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Form, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from hub.cases.bulk import MAX_BULK, BulkAction, BulkIn, BulkResult, apply_bulk
 from hub.cases.export import cases_csv
-from hub.cases.models import Case, Status
+from hub.cases.models import Case, CasePublic, Status
 from hub.cases.queries import CaseFilters, list_cases
-from hub.cases.service import assign, get_case
+from hub.cases.service import assign, may_work
 from hub.config import Settings
+from hub.customers.models import Customer
 from hub.errors import HubError, InvalidInput
+from hub.feedback.models import Feedback
 from hub.http.deps import SessionDep, SettingsDep
 from hub.routing.models import Priority
 from hub.sources.service import list_sources
@@ -24,21 +28,27 @@ from web.auth import check_csrf
 from web.cases.common import (
     SENTIMENTS,
     UserDep,
+    body_text,
     id_choice,
     must_be_agent,
     pages_router,
     people,
     teams,
-    workable,
 )
-from web.cases.filters import SCOPES, SLA_STATES, queue_filters, queue_query, queue_url
-from web.cases.timeline import due_text, label, when
+from web.cases.filters import (
+    SCOPES,
+    SLA_STATES,
+    queue_filters,
+    queue_query,
+    queue_url,
+    with_default_scope,
+)
+from web.cases.timeline import age_text, due_text, label, when
 from web.templating import templates
 
 router = pages_router()
 
 PAGE_SIZE = 50
-MAX_BULK = 200
 SORT_CHOICES = [
     ("due", "Due soonest"),
     ("priority", "Priority"),
@@ -47,14 +57,42 @@ SORT_CHOICES = [
 ]
 
 
+# What a bulk action did, as the flash says it: "7 closed, 1 refused (not yours)".
+DONE_VERBS = {"assigned": "assigned", "status": "moved", "priority": "reprioritised",
+              "close": "closed"}  # fmt: skip
+REFUSAL_WORDS = {"not_yours": "not yours", "not_allowed": "their status does not allow it",
+                 "not_found": "no longer there"}  # fmt: skip
+
+
 @router.get("/cases", response_class=HTMLResponse)
 def queue(
-    request: Request, session: SessionDep, user: UserDep, done: str | None = None, n: int = 0
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    done: str | None = None,
+    n: Annotated[int, Query(ge=0, le=MAX_BULK)] = 0,
+    same: Annotated[int, Query(ge=0, le=MAX_BULK)] = 0,
+    not_yours: Annotated[int, Query(ge=0, le=MAX_BULK)] = 0,
+    not_allowed: Annotated[int, Query(ge=0, le=MAX_BULK)] = 0,
+    not_found: Annotated[int, Query(ge=0, le=MAX_BULK)] = 0,
 ) -> HTMLResponse:
-    """The triage queue: open cases, soonest due first, with tabs, filters and bulk assign."""
+    """The triage queue: open cases, soonest due first, with tabs, filters and bulk actions."""
     query = queue_query(request.query_params)
-    message = f"Assigned {n} case{'s' if n != 1 else ''}." if done == "assigned" else None
-    return _queue_page(request, session, user, query, done=message)
+    refused = {"not_yours": not_yours, "not_allowed": not_allowed, "not_found": not_found}
+    return _queue_page(request, session, user, query, done=_done_message(done, n, same, refused))
+
+
+def _done_message(done: str | None, n: int, same: int, refused: dict[str, int]) -> str | None:
+    """What the last action did, in words; None when there is nothing to say."""
+    if done == "closed-last":
+        return "Case closed. There is no other open case in this queue."
+    if done not in DONE_VERBS:
+        return None
+    parts = [f"{n} {DONE_VERBS[done]}"]
+    if same:
+        parts.append(f"{same} already so")
+    parts += [f"{count} refused ({REFUSAL_WORDS[why]})" for why, count in refused.items() if count]
+    return ", ".join(parts) + "."
 
 
 @router.get("/cases.csv")
@@ -63,7 +101,7 @@ def queue_csv(
 ) -> Response:
     """The queue the page shows with the same query, every page of it, as CSV; too long a
     queue shows the page with the reason."""
-    query = _with_default_scope(queue_query(request.query_params), user)
+    query = with_default_scope(queue_query(request.query_params), user)
     engine, max_rows = request.app.state.engine, settings.export_max_rows
     try:
         filters = queue_filters(query)
@@ -84,36 +122,95 @@ def bulk_assign(
     back: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Give every ticked case to a person and/or a team (a blank choice keeps theirs)."""
+    """Give every ticked case to a person and/or a team (a blank choice keeps theirs); a case
+    the person may not work is refused and counted, the others are assigned."""
     query = queue_query(dict(parse_qsl(back)))
     try:
         check_csrf(request, csrf_token)
         must_be_agent(user)
         ids = _ticked_ids(case_id)
         person, team = _bulk_target(assignee_id, team_id)
-        cases = [workable(session, user, get_case(session, case_id=i)) for i in ids]
+        found = [case for i in ids if (case := session.get(Case, i)) is not None]
+        cases = [case for case in found if may_work(session, user, case)]
         _assign_all(session, settings, user, cases, person=person, team=team)
     except HubError as exc:
         session.rollback()
         return _queue_page(
             request, session, user, query, error=exc.message, status_code=exc.status_code
         )
-    target = urlencode(
-        {**{k: v for k, v in query.items() if k != "cursor"}, "done": "assigned", "n": len(ids)}
-    )
-    return RedirectResponse(f"/cases?{target}", status_code=303)
+    refused = {"not_yours": len(found) - len(cases), "not_found": len(ids) - len(found)}
+    return _back_to_queue(query, done="assigned", n=len(cases), **refused)
 
 
-# Bulk assign -------------------------------------------------------------------------------
+@router.post("/cases/bulk")
+def bulk_change(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    case_id: Annotated[list[int] | None, Form()] = None,
+    action: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+    resolution: Annotated[str, Form()] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Change the status or priority of every ticked case, or close them; each case the person
+    may not work, or whose status does not allow it, is refused and counted, the rest change."""
+    query = queue_query(dict(parse_qsl(back)))
+    try:
+        check_csrf(request, csrf_token)
+        must_be_agent(user)
+        data = _bulk_input(_ticked_ids(case_id), action, status, priority, resolution)
+        result = apply_bulk(session, data=data, user=user, actor=f"user:{user.id}")
+    except HubError as exc:
+        session.rollback()
+        return _queue_page(
+            request, session, user, query, error=exc.message, status_code=exc.status_code
+        )
+    return _back_to_queue(query, done=data.action.value, **_counts(result))
+
+
+def _bulk_input(ids: list[int], action: str, status: str, priority: str, resolution: str) -> BulkIn:
+    """The bulk change the form asks for, with a reason for each thing missing."""
+    if action not in BulkAction.__members__:
+        raise InvalidInput("choose what to do with the ticked cases")
+    if action == "status" and (status not in Status.__members__ or status == "closed"):
+        raise InvalidInput("choose the status to move the ticked cases to")
+    if action == "priority" and priority not in Priority.__members__:
+        raise InvalidInput("choose the priority to give the ticked cases")
+    said = body_text(resolution, "resolution", required=action == "close")
+    return BulkIn(
+        case_ids=ids, action=BulkAction(action), status=Status(status) if action == "status"
+        else None, priority=Priority(priority) if action == "priority" else None,
+        resolution=said or None,
+    )  # fmt: skip
+
+
+def _counts(result: BulkResult) -> dict[str, int]:
+    counts = {"n": len(result.changed), "same": len(result.unchanged)}
+    for refusal in result.refused:
+        counts[refusal.reason.value] = counts.get(refusal.reason.value, 0) + 1
+    return counts
+
+
+def _back_to_queue(query: dict[str, str], *, done: str, **counts: int) -> RedirectResponse:
+    """The queue again, on its first page, saying what was done."""
+    kept = {k: v for k, v in query.items() if k != "cursor"}
+    shown = {key: value for key, value in counts.items() if value or key == "n"}
+    return RedirectResponse(f"/cases?{urlencode({**kept, 'done': done, **shown})}", status_code=303)
+
+
+# Bulk actions ------------------------------------------------------------------------------
 
 
 def _ticked_ids(case_ids: list[int] | None) -> list[int]:
     """The ticked cases, each once; at least one and at most ``MAX_BULK``."""
     ids = list(dict.fromkeys(case_ids or []))
     if not ids:
-        raise InvalidInput("tick the cases to assign first")
+        raise InvalidInput("tick the cases first")
     if len(ids) > MAX_BULK:
-        raise InvalidInput(f"assign at most {MAX_BULK} cases at once")
+        raise InvalidInput(f"change at most {MAX_BULK} cases at once")
     return ids
 
 
@@ -161,7 +258,7 @@ def _queue_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     """The queue page for ``query``; agents start on their own cases, others on all."""
-    query = _with_default_scope(query, user)
+    query = with_default_scope(query, user)
     filters = queue_filters(query)
     try:
         page = list_cases(
@@ -172,6 +269,9 @@ def _queue_page(
         page = list_cases(session, filters=filters, viewer=user, cursor=None, limit=PAGE_SIZE)
     context = {
         "page": page,
+        "facts": _row_facts(session, page.items),
+        "case_url": lambda case_id: f"/cases/{case_id}?{urlencode({'q': urlencode(query)})}",
+        "age": age_text,
         "query": query,
         "now": utcnow(),
         "done": done,
@@ -190,9 +290,23 @@ def _queue_page(
     return templates.TemplateResponse(request, "cases.html", context, status_code=status_code)
 
 
-def _with_default_scope(query: dict[str, str], user: User) -> dict[str, str]:
-    """``query`` with a scope: agents start on their own cases, others on all."""
-    return {"scope": "mine" if user.role == Role.agent.value else "all", **query}
+def _row_facts(session: Session, cases: list[CasePublic]) -> dict[int, dict[str, Any]]:
+    """Per case of the page: the customer (name, segment), the channel and when they wrote."""
+    rows = session.exec(
+        select(Feedback, Customer)
+        .outerjoin(Customer, col(Customer.id) == col(Feedback.customer_id))
+        .where(col(Feedback.id).in_([case.feedback_id for case in cases]))
+    ).all()
+    by_feedback = {
+        feedback.id: {
+            "channel": feedback.channel,
+            "wrote_at": feedback.created_at,
+            "customer": (customer.name or customer.external_ref) if customer else None,
+            "segment": customer.segment if customer else None,
+        }
+        for feedback, customer in rows
+    }
+    return {case.id: by_feedback.get(case.feedback_id, {}) for case in cases}
 
 
 def _sla_counts(session: Session, filters: CaseFilters, user: User) -> dict[str, int]:
@@ -215,6 +329,7 @@ def _choices(request: Request, session: Session) -> dict[str, list[tuple[Any, st
     return {
         "statuses": [*[(s.value, label(s)) for s in Status], ("any", "Any status")],
         "priorities": [(p.value, p.value) for p in reversed(list(Priority))],
+        "bulk_statuses": [(s.value, label(s)) for s in Status if s != Status.closed],
         "slas": list(SLA_STATES.items()),
         "topics": [(t.key, t.name) for t in list_topics(session, active_only=True)],
         "sources": [(s.name, s.name) for s in list_sources(session)],

@@ -102,6 +102,11 @@ def due_text(due_at: datetime | None, sla_state: str, now: datetime) -> str:
     return f"due in {_span(due_at - now)}"
 
 
+def age_text(moment: datetime | None, now: datetime) -> str:
+    """How long ago, roughly: "3 h", "12 d"."""
+    return _span(now - moment) if moment else "—"
+
+
 def _span(delta: timedelta) -> str:
     """A duration, roughly: minutes under an hour, hours under two days, else days."""
     minutes = int(delta.total_seconds() // 60)

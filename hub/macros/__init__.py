@@ -1,0 +1,1 @@
+"""Reply templates (macros): canned replies per language with placeholders for the case."""
