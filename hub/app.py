@@ -24,6 +24,7 @@ from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.http.nul import RefuseNul
+from hub.loop.api import router as loop_router
 from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
 from hub.observability.api import router as observability_router
@@ -44,6 +45,7 @@ from web.auth import install_sign_in_redirect
 from web.auth import router as web_auth_router
 from web.cases import router as web_cases_router
 from web.customers import router as web_customers_router
+from web.loop import router as web_loop_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
 from web.templating import STATIC as WEB_STATIC
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(topics_router)
     app.include_router(sources_router)
     app.include_router(notifications_router)
+    app.include_router(loop_router)  # before cases: /cases/metrics is not a case id
     app.include_router(cases_router)
     app.include_router(customers_router)
     app.include_router(routing_router)
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(widget_router)
     app.include_router(web_auth_router)
     app.include_router(web_router)
+    app.include_router(web_loop_router)  # before /cases/{case_id}
     app.include_router(web_cases_router)
     app.include_router(web_customers_router)
     app.include_router(web_admin_router)

@@ -49,6 +49,7 @@ OPERATION_IDS = {
     ("POST", "/api/v1/outbox/{message_id}/retry"): "outbox_retry",
     ("GET", "/api/v1/cases"): "cases_list",
     ("GET", "/api/v1/cases/{case_id}"): "cases_get",
+    ("GET", "/api/v1/cases/metrics"): "cases_loop_metrics",
     ("POST", "/api/v1/cases/{case_id}/assign"): "cases_assign",
     ("POST", "/api/v1/cases/{case_id}/transition"): "cases_transition",
     ("POST", "/api/v1/cases/{case_id}/priority"): "cases_set_priority",

@@ -6,6 +6,7 @@ from hub.auth.models import ApiKey, LoginAttempt, UserSession
 from hub.cases.models import Case, CaseEvent
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
+from hub.loop.models import Followup
 from hub.metrics.models import FeedbackRollup, TopicRollup
 from hub.notifications.models import OutboxMessage
 from hub.observability.models import WorkerHeartbeat
@@ -25,6 +26,7 @@ __all__ = [
     "Feedback",
     "FeedbackRollup",
     "FeedbackTopic",
+    "Followup",
     "LoginAttempt",
     "OutboxMessage",
     "RoutingDecision",

@@ -62,6 +62,7 @@ def assign_case(
 def change_status(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     user: UserDep,
     case_id: int,
     status: Annotated[str, Form()] = "",
@@ -84,6 +85,7 @@ def change_status(
             status=target,
             resolution=said or None,
             actor=f"user:{user.id}",
+            settings=settings,
         )
         return "closed" if target == Status.closed else "status"
 
