@@ -1,13 +1,11 @@
 """A loop data set with known answers: five cases in November 2026 (and one before), two teams.
 
-| case | team, agent | first response | resolved | customer's NPS      | follow-up | next NPS after close   |
-|------|-------------|----------------|----------|---------------------|-----------|------------------------|
-| 1    | Care, Ana   | 1 h            | 10 h     | 3 (detractor)       | CSAT 5    | 9: recovered           |
-| 2    | Care, Ana   | 2 h            | 20 h     | 5 (detractor)       | CSAT 2    | 4 (a 10 came before the close): not recovered |
-| 3    | Care, Ana   | 3 h            | open     | 8                   | –         | –                      |
-| 4    | Billing, Bo | 4 h            | 30 h     | 0 (detractor)       | thumbs up | none yet: awaiting     |
-| 5    | Billing, –  | none           | open     | 2 (no customer)     | –         | –                      |
-| 6    | Care, Ana   | 1 h            | 1 h      | October: outside the window                            |
+1. Care, Ana: first response 1 h, resolved 10 h; NPS 3 (detractor); CSAT 5; next NPS 9: recovered.
+2. Care, Ana: 2 h, 20 h; NPS 5; CSAT 2; a 10 before the close (not counted), then 4: not recovered.
+3. Care, Ana: 3 h, still open; NPS 8.
+4. Billing, Bo: 4 h, 30 h; NPS 0; thumbs up; no later NPS yet: awaiting.
+5. Billing, nobody: no response, open; NPS 2, no customer.
+6. Care, Ana: opened in October, outside the window.
 
 Overall: first response median 2.5 h, p90 3.7 h (1 awaiting); resolution median 20 h, p90 28 h
 (2 open); CSAT 2 of 3 satisfied; recovery 1 of 2, 1 awaiting.
@@ -86,8 +84,9 @@ def _case(session, n, team, agent, responded, resolved, nps, customer, opened) -
     }  # fmt: skip
     [result] = ingest(session, raw_items=[raw]).results
     assert result.id is not None
+    status = Status.in_progress if agent else Status.new
     case = Case(feedback_id=result.id, team_id=team, assignee_id=agent, created_at=opened,
-                updated_at=opened, status=Status.in_progress.value if agent else Status.new.value)  # fmt: skip
+                updated_at=opened, status=status.value)  # fmt: skip
     if responded is not None:
         case.first_response_at = opened + timedelta(hours=responded)
     if resolved is not None:

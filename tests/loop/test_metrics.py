@@ -56,9 +56,7 @@ async def test_medians_p90_csat_and_recovery_overall_by_team_and_by_agent(
     assert one_agent.json()["overall"]["first_response"] == spread(3, 0, 2.0, 2.8)
 
 
-async def test_an_agent_gets_their_own_cases(
-    client: httpx.AsyncClient, db: Database
-) -> None:
+async def test_an_agent_gets_their_own_cases(client: httpx.AsyncClient, db: Database) -> None:
     _csrf, me = await signed_in(client, db, Role.agent)
     loop = build(db.engine, bo=me)
     mine = await client.get(METRICS, params={**WINDOW, "assignee_id": loop.ana})

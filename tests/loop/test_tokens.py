@@ -28,7 +28,7 @@ def test_a_signed_token_verifies_until_it_expires() -> None:
         lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # the signature
         lambda t: t.rsplit(".", 1)[0],  # no signature
         lambda t: "",
-        lambda t: "４２.1.x",  # non-ASCII digits
+        lambda t: "\uff14\uff12.1.x",  # fullwidth digits: isdigit() but not ASCII
         lambda t: t + ".",
     ],
 )
