@@ -59,7 +59,10 @@ async def test_an_agent_sees_only_their_row(client: httpx.AsyncClient, db: Datab
     build(db.engine, bo=me)
     page = await client.get(f"/cases/metrics?{WINDOW}&assignee_id=1")
     assert page.status_code == 200 and "your cases" in page.text
-    assert re.findall(r'<th scope="row">([^<]+)</th>', page.text) == ["Billing", "agent"]  # the signed-in agent is Bo
+    assert re.findall(r'<th scope="row">([^<]+)</th>', page.text) == [
+        "Billing",
+        "agent",
+    ]  # the signed-in agent is Bo
     drill = await client.get(f"/cases/metrics/cases?{WINDOW}&metric=all")
     assert len(re.findall(r'data-id="(\d+)"', drill.text)) == 1
 
