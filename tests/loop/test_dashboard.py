@@ -29,10 +29,10 @@ async def test_a_lead_sees_cards_tables_and_drills_down(
     page = await client.get(f"/cases/metrics?{WINDOW}")
     assert page.status_code == 200
     html = page.text
-    assert "2026-11-01 – 2026-11-30" in html
+    assert "2026-11-01 \u2013 2026-11-30" in html
     assert ">2.5 h</a>" in html and "p90 3.7 h" in html  # first response, overall
     assert ">20.0 h</a>" in html and "p90 28.0 h" in html  # resolution
-    assert ">67%</a>" in html and "95% CI 21–94%" in html  # CSAT 2 of 3
+    assert ">67%</a>" in html and "95% CI 21\u201394%" in html  # CSAT 2 of 3
     assert ">50%</a>" in html and "1 awaiting" in html  # recovery
     care = cells(html, "Care")
     assert ">3</a>" in care and ">2.0 h</a>" in care and ">15.0 h</a>" in care

@@ -2,8 +2,8 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -38,8 +38,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 def _seed(engine: Engine) -> tuple[Loop, str]:
     loop = build(engine)
     with session_scope(engine) as session:  # case 3's customer is asked in Spanish, unanswered
+        expires = utcnow() + timedelta(days=14)
         session.add(Followup(case_id=loop.cases[2], kind="csat", language="es",
-                             sent_to="c3@example.com", expires_at=utcnow() + timedelta(days=14)))  # fmt: skip
+                             sent_to="c3@example.com", expires_at=expires))  # fmt: skip
     secret = Settings().secret_key.get_secret_value()  # the server's: same environment
     return loop, tokens.sign(secret, case_id=loop.cases[2], ttl=timedelta(days=14))
 
@@ -64,7 +65,7 @@ def test_the_dashboard_at_desktop_and_phone_width(browser: Browser, seeded: Seed
     cards = desk.locator(".loop-cards .card-value")
     assert cards.all_inner_texts() == ["5", "2.5 h", "20.0 h", "67%", "50%"]
     _shot(desk, "loop-metrics")
-    assert "2026-11-01 – 2026-11-30" in desk.inner_text("main")
+    assert "2026-11-01 \u2013 2026-11-30" in desk.inner_text("main")
     desk.click("table[aria-label='By team'] tr:has-text('Care') td[data-label=Recovery] a >> nth=0")
     desk.wait_for_url("**metric=recovered**")
     assert desk.locator("tr.case-row").count() == 1
