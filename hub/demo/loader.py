@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from hub.demo.closed_loop import add_closed_loop
 from hub.feedback.models import IngestSummary
 from hub.feedback.service import ingest
+from hub.loop.models import SOURCE_KIND, SOURCE_NAME
 from hub.routing.service import DEFAULT_TEAM
 from hub.sources.service import ensure_source
 from hub.store.engine import session_scope
@@ -29,6 +31,7 @@ SOURCE_KINDS = {
     "Google Play": "google_play",
     "Reddit": "reddit",
     "Mastodon": "mastodon",
+    SOURCE_NAME: SOURCE_KIND,  # the answers to case follow-ups (hub.loop)
 }
 LANGUAGES = ("en", "es", "pt")
 
@@ -60,7 +63,9 @@ def load_demo(engine: Engine) -> IngestSummary:
         for name, kind in SOURCE_KINDS.items():
             ensure_source(session, name=name, kind=kind)
         _ensure_agents(session)
-        return ingest(session, raw_items=demo_items())
+        summary = ingest(session, raw_items=demo_items())
+        add_closed_loop(session)  # a few worked cases, so the loop dashboard has numbers
+        return summary
 
 
 def _ensure_agents(session: Session) -> None:
