@@ -111,6 +111,8 @@ async def test_the_customer_answers_changes_it_and_comments(
     [followup] = load_all(db, Followup)
     assert followup.feedback_id == answer.id and followup.answered_at is not None
 
+    too_long = await client.post(path, data={"comment": "x" * 5001})
+    assert too_long.status_code == 422 and "1 to 5,000 characters" in too_long.text
     evil = "<script>alert(1)</script> Ótimo atendimento"
     commented = await client.post(path, data={"comment": evil})
     assert commented.status_code == 200 and "comentário foi guardado" in commented.text
@@ -146,7 +148,8 @@ async def test_bad_answers_and_bad_links_get_clear_pages(
     assert gone.status_code == 410 and "This link has expired" in gone.text
     assert (await client.post(f"/followup/{expired}", data={"comment": "x"})).status_code == 410
     forged = tokens.sign("not the hub's secret", case_id=case_id, ttl=timedelta(days=1))
-    for bad in (forged, f"{token}x", "nonsense", token.replace(f"{case_id}.", "999.", 1)):
+    tampered = token.replace(f"{case_id}.", "999.", 1)
+    for bad in (forged, f"{token}x", "nonsense", tampered, "9" * 5000, "1.2.a%20b"):
         missing = await client.get(f"/followup/{bad}?score=5")
         assert missing.status_code == 404 and "This link is not valid" in missing.text
     no_case = tokens.sign(secret, case_id=case_id + 1000, ttl=timedelta(days=1))

@@ -21,7 +21,8 @@ from hub.loop.texts import TEXTS, choices
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-Token = Annotated[str, Path(max_length=200)]
+# Any string: a bad one is the 404 page, not a JSON 422.
+Token = Annotated[str, Path()]
 
 
 @router.get("/followup/{token}", response_class=HTMLResponse)
@@ -52,7 +53,7 @@ def comment(
     session: SessionDep,
     settings: SettingsDep,
     token: Token,
-    comment: Annotated[str, Form(max_length=20_000)] = "",
+    comment: Annotated[str, Form()] = "",  # its length is checked here: a page, not JSON
 ) -> HTMLResponse:
     """The optional comment, kept on the same answer."""
     refused = _refusal(request, session, settings, token)
