@@ -12,10 +12,14 @@ Cases count in a window by when they were opened. Per case (``CaseFacts``):
   rate is recovered / (recovered + not recovered).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from hub.cases.models import Case
@@ -65,38 +69,45 @@ def case_facts(
     assignee_id: int | None = None,
 ) -> list[CaseFacts]:
     """The facts of the cases opened in [start, end), optionally of one team or agent."""
+    answer = aliased(Feedback)  # the follow-up's answer, beside the case's own feedback
+    columns: list[Any] = [
+        Case.id, Case.team_id, Case.assignee_id, Case.created_at, Case.first_response_at,
+        Case.resolved_at, Case.closed_at, Feedback.score_type, Feedback.score,
+        Feedback.customer_id, answer.score_type, answer.score,
+    ]  # fmt: skip
     query = (
-        select(Case, Feedback.score_type, Feedback.score, Feedback.customer_id)
+        sa_select(*columns)
         .join(Feedback, col(Feedback.id) == col(Case.feedback_id))
-        .where(col(Case.created_at) >= start, col(Case.created_at) < end)
+        .outerjoin(Followup, col(Followup.case_id) == col(Case.id))
+        .outerjoin(answer, col(answer.id) == col(Followup.feedback_id))
         .order_by(col(Case.id))
-    )
-    if team_id is not None:
-        query = query.where(Case.team_id == team_id)
-    if assignee_id is not None:
-        query = query.where(Case.assignee_id == assignee_id)
-    rows = session.exec(query).all()
-    satisfied = _satisfied(session, [case.id for case, *_ in rows if case.closed_at])
-    detractors = {
-        case.id: (customer_id, case.closed_at)
-        for case, score_type, score, customer_id in rows
-        if case.id is not None and case.closed_at is not None and customer_id is not None
-        and score_type == ScoreType.nps and score is not None and score <= DETRACTOR_MAX
-    }  # fmt: skip
-    recovery = _recovery(session, detractors)
+    )  # fmt: skip
+    window = _in_window(start, end, team_id, assignee_id)
+    rows = session.execute(query.where(*window)).all()
+    recovery = _recovery(session, rows, window)
     return [
         CaseFacts(
-            case_id=case.id,
-            team_id=case.team_id,
-            assignee_id=case.assignee_id,
-            first_response_hours=_hours(case.created_at, case.first_response_at),
-            resolution_hours=_hours(case.created_at, case.resolved_at),
-            satisfied=satisfied.get(case.id),
-            recovery=recovery.get(case.id),
+            case_id=row[0],
+            team_id=row[1],
+            assignee_id=row[2],
+            first_response_hours=_hours(row[3], row[4]),
+            resolution_hours=_hours(row[3], row[5]),
+            satisfied=_satisfied(row[10], row[11]) if row[6] is not None else None,
+            recovery=recovery.get(row[0]),
         )
-        for case, *_ in rows
-        if case.id is not None
+        for row in rows
     ]
+
+
+def _in_window(
+    start: datetime, end: datetime, team_id: int | None, assignee_id: int | None
+) -> list[ColumnElement[bool]]:
+    conditions = [col(Case.created_at) >= start, col(Case.created_at) < end]
+    if team_id is not None:
+        conditions.append(col(Case.team_id) == team_id)
+    if assignee_id is not None:
+        conditions.append(col(Case.assignee_id) == assignee_id)
+    return conditions
 
 
 def loop_metrics(
@@ -175,38 +186,47 @@ def _grouped(
     return sorted(rows, key=lambda row: (row.key is None, row.name.lower()))
 
 
-def _satisfied(session: Session, case_ids: list[int | None]) -> dict[int, bool]:
-    """Closed cases' answered follow-ups: satisfied or not."""
-    if not case_ids:
-        return {}
-    rows = session.exec(
-        select(Followup.case_id, Feedback.score_type, Feedback.score)
-        .join(Feedback, col(Feedback.id) == col(Followup.feedback_id))
-        .where(col(Followup.case_id).in_(case_ids), col(Feedback.score).is_not(None))
-    ).all()
-    return {
-        case_id: (score >= SATISFIED_CSAT if score_type == ScoreType.csat else score == 1)
-        for case_id, score_type, score in rows
-        if score is not None
-    }
+def _satisfied(score_type: str | None, score: int | None) -> bool | None:
+    """Whether a follow-up answer is satisfied: CSAT 4-5 or a thumbs up; None unanswered."""
+    if score is None:
+        return None
+    return score >= SATISFIED_CSAT if score_type == ScoreType.csat else score == 1
 
 
-def _recovery(session: Session, detractors: dict[int, tuple[int, datetime]]) -> dict[int, str]:
+def _recovery(
+    session: Session, rows: Sequence[Any], window: list[ColumnElement[bool]]
+) -> dict[int, str]:
     """For each closed detractor case, the customer's next NPS after the close."""
+    detractors = {
+        row[0]: (row[9], row[6]) for row in rows
+        if row[6] is not None and row[9] is not None and row[7] == ScoreType.nps
+        and row[8] is not None and row[8] <= DETRACTOR_MAX
+    }  # fmt: skip
     if not detractors:
         return {}
-    customers = {customer for customer, _closed in detractors.values()}
+    # Their customers, as a subquery of the same window (no list of ids: any size works).
+    customers = (
+        select(Feedback.customer_id)
+        .join(Case, col(Case.feedback_id) == col(Feedback.id))
+        .where(*window, col(Case.closed_at).is_not(None), col(Feedback.score) <= DETRACTOR_MAX)
+        .where(col(Feedback.score_type) == ScoreType.nps.value)
+    )
     earliest = min(closed for _customer, closed in detractors.values())
     later = session.exec(
         select(Feedback.customer_id, Feedback.created_at, Feedback.score)
-        .where(col(Feedback.customer_id).in_(customers))
+        .where(col(Feedback.customer_id).in_(customers.scalar_subquery()))
         .where(col(Feedback.score_type) == ScoreType.nps.value)
         .where(col(Feedback.created_at) > earliest, col(Feedback.score).is_not(None))
         .order_by(col(Feedback.created_at), col(Feedback.id))
     ).all()
+    answers: dict[int, list[tuple[datetime, int]]] = {}
+    for customer, at, score in later:  # each customer's answers, oldest first
+        if customer is not None and score is not None:
+            answers.setdefault(customer, []).append((at, score))
     outcome: dict[int, str] = {}
     for case_id, (customer, closed) in detractors.items():
-        next_score = next((s for c, at, s in later if c == customer and at > closed), None)
+        mine = answers.get(customer, [])
+        next_score = next((score for at, score in mine if at > closed), None)
         if next_score is None:
             outcome[case_id] = "awaiting"
         else:
