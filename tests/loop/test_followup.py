@@ -160,3 +160,21 @@ async def test_bad_answers_and_bad_links_get_clear_pages(
 async def test_the_public_page_is_rate_limited(client: httpx.AsyncClient) -> None:
     codes = [(await client.get("/followup/nonsense")).status_code for _ in range(21)]
     assert codes == [404] * 20 + [429]
+
+
+async def test_a_thumbs_followup_in_english(
+    client: httpx.AsyncClient, db: Database, app: object
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"followup_kind": "thumbs"})  # type: ignore[attr-defined]
+    case_id, _team = a_closed_case_link(db, language="de")  # not en/es/pt: English
+    await close(client, db, case_id)
+    [email] = [m for m in load_all(db, OutboxMessage) if m.event_type == "case.followup"]
+    assert email.subject == f"How did we do? (case #{case_id})"
+    links = LINK.findall(email.body["text"])
+    assert [score for _path, score in links] == ["1", "0"]
+    path = links[0][0]
+    assert (await client.get(f"{path}?score=2")).status_code == 422
+    down = await client.get(f"{path}?score=0")
+    assert down.status_code == 200 and "your answer is saved" in down.text
+    [answer] = [f for f in load_all(db, Feedback) if f.score_type == "thumbs"]
+    assert answer.score == 0
