@@ -5,5 +5,6 @@
 - ``texts``: the email and page texts per language (en, es, pt).
 - ``followup``: sending on close, storing an answer and its comment as feedback.
 - ``stats`` and ``metrics``: percentiles, Wilson intervals, and the loop metrics per team/agent.
+- ``window``: the reporting window in whole UTC days.
 - ``api``: ``GET /api/v1/cases/metrics``.
 """
