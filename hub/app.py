@@ -25,6 +25,7 @@ from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.http.nul import RefuseNul
 from hub.macros.api import router as macros_router
+from hub.loop.api import router as loop_router
 from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
 from hub.observability.api import router as observability_router
@@ -46,6 +47,7 @@ from web.auth import router as web_auth_router
 from web.cases import router as web_cases_router
 from web.customers import router as web_customers_router
 from web.feedback_page import router as web_feedback_router
+from web.loop import router as web_loop_router
 from web.routes import router as web_router
 from web.security import SecurityHeaders
 from web.templating import STATIC as WEB_STATIC
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(topics_router)
     app.include_router(sources_router)
     app.include_router(notifications_router)
+    app.include_router(loop_router)  # before cases: /cases/metrics is not a case id
     app.include_router(cases_router)
     app.include_router(macros_router)
     app.include_router(customers_router)
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(web_auth_router)
     app.include_router(web_router)
     app.include_router(web_feedback_router)
+    app.include_router(web_loop_router)  # before /cases/{case_id}
     app.include_router(web_cases_router)
     app.include_router(web_customers_router)
     app.include_router(web_admin_router)

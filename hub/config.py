@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     retain_routing_decisions_days: int = Field(default=365, ge=0)
     public_url: str = ""
     widget_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    followup_enabled: bool = True
+    followup_kind: Literal["csat", "thumbs"] = "csat"
+    followup_ttl_days: int = Field(default=14, ge=1, le=365)
+    followup_rate_limit_per_minute: int = Field(default=30, ge=1, le=1_000_000)
     redis_url: str = ""
     forwarded_allow_ips: str = ""
     # On the customer's clock, the most of an SLA window that counts as spent before the hub

@@ -132,12 +132,12 @@ def assign_case(
 
 @router.post("/{case_id}/transition", summary="Change a case's status")
 def transition_case(
-    case_id: PathId, data: TransitionIn, session: SessionDep, who: WorkKey
+    case_id: PathId, data: TransitionIn, session: SessionDep, settings: SettingsDep, who: WorkKey
 ) -> CaseDetail:
     """Move the case along new → assigned → in progress → waiting → resolved → closed."""
     _may_work(session, who, case_id)
     transition(session, case_id=case_id, status=data.status, resolution=data.resolution,
-               actor=who.actor)  # fmt: skip
+               actor=who.actor, settings=settings)  # fmt: skip
     return case_detail(session, case_id=case_id)
 
 

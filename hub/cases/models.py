@@ -57,6 +57,8 @@ class EventKind(StrEnum):
     replied_to_customer = "replied_to_customer"
     sla_warning = "sla_warning"
     sla_breached = "sla_breached"
+    followup_sent = "followup_sent"
+    followup_answered = "followup_answered"
 
 
 class Case(SQLModel, table=True):

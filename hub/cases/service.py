@@ -349,9 +349,16 @@ def _set_assignee(session: Session, case: Case, assignee_id: int, actor: str) ->
 
 
 def transition(
-    session: Session, *, case_id: int, status: Status, resolution: str | None, actor: str
+    session: Session,
+    *,
+    case_id: int,
+    status: Status,
+    resolution: str | None,
+    actor: str,
+    settings: Settings | None = None,
 ) -> Case:
-    """Move a case along its lifecycle (reopening included); illegal moves are refused."""
+    """Move a case along its lifecycle (reopening included); illegal moves are refused.
+    With ``settings``, closing sends the customer's follow-up survey (hub.loop)."""
     case = get_case(session, case_id=case_id)
     current = Status(case.status)
     if status == current:
@@ -384,6 +391,10 @@ def transition(
         after={"status": status.value},
         body=resolution,
     )
+    if status == Status.closed and settings is not None:
+        from hub.loop.followup import send_followup  # here: hub.loop imports this module
+
+        send_followup(session, settings=settings, case=case, actor=actor)
     return case
 
 

@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hub.demo.helpdesk import arrived_when_written, set_up_support
+from hub.demo.closed_loop import add_closed_loop
 from hub.feedback.models import IngestSummary
 from hub.feedback.service import ingest
+from hub.loop.models import SOURCE_KIND, SOURCE_NAME
 from hub.routing.service import DEFAULT_TEAM
 from hub.sources.service import ensure_source
 from hub.store.engine import session_scope
@@ -30,6 +32,7 @@ SOURCE_KINDS = {
     "Google Play": "google_play",
     "Reddit": "reddit",
     "Mastodon": "mastodon",
+    SOURCE_NAME: SOURCE_KIND,  # the answers to case follow-ups (hub.loop)
 }
 LANGUAGES = ("en", "es", "pt")
 
@@ -65,6 +68,7 @@ def load_demo(engine: Engine) -> IngestSummary:
         summary = ingest(session, raw_items=demo_items())
         created = [r.id for r in summary.results if r.status == "created" and r.id is not None]
         arrived_when_written(session, created)
+        add_closed_loop(session)  # a few worked cases, so the loop dashboard has numbers
         return summary
 
 

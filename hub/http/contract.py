@@ -50,6 +50,7 @@ OPERATION_IDS = {
     ("GET", "/api/v1/cases"): "cases_list",
     ("POST", "/api/v1/cases"): "cases_open",
     ("GET", "/api/v1/cases/{case_id}"): "cases_get",
+    ("GET", "/api/v1/cases/metrics"): "cases_loop_metrics",
     ("POST", "/api/v1/cases/{case_id}/assign"): "cases_assign",
     ("POST", "/api/v1/cases/{case_id}/transition"): "cases_transition",
     ("POST", "/api/v1/cases/{case_id}/priority"): "cases_set_priority",

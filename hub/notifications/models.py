@@ -37,6 +37,7 @@ class EventType(StrEnum):
     case_sla_warning = "case.sla_warning"
     case_sla_breached = "case.sla_breached"
     case_replied_to_customer = "case.replied_to_customer"
+    case_followup = "case.followup"
 
 
 def new_message_id() -> str:

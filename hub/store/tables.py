@@ -7,6 +7,7 @@ from hub.cases.models import Case, CaseEvent
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
 from hub.macros.models import ReplyTemplate
+from hub.loop.models import Followup
 from hub.metrics.models import FeedbackRollup, TopicRollup
 from hub.notifications.models import OutboxMessage
 from hub.observability.models import WorkerHeartbeat
@@ -26,6 +27,7 @@ __all__ = [
     "Feedback",
     "FeedbackRollup",
     "FeedbackTopic",
+    "Followup",
     "LoginAttempt",
     "OutboxMessage",
     "ReplyTemplate",

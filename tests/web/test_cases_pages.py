@@ -383,6 +383,7 @@ async def test_a_lead_works_a_case_from_start_to_close(
         "replied_to_customer",
         "status_changed",  # the emailed reply: waiting on the customer
         "status_changed",
+        "followup_sent",  # closed: Ana has an email, so she gets the follow-up survey
     ]
     assert get_case(db.engine, case_id).resolution == "Parcel re-sent."
 

@@ -76,6 +76,7 @@ def assign_case(
 def change_status(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     user: UserDep,
     case_id: int,
     status: Annotated[str, Form()] = "",
@@ -100,6 +101,7 @@ def change_status(
             status=target,
             resolution=said or None,
             actor=f"user:{user.id}",
+            settings=settings,
         )
         if target == Status.closed and then == "next":
             return _next_case_url(request, session, user, case_id)
