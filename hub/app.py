@@ -24,8 +24,8 @@ from hub.http.docs import install_docs
 from hub.http.errors import install_error_handlers
 from hub.http.limits import BodySizeLimit
 from hub.http.nul import RefuseNul
-from hub.macros.api import router as macros_router
 from hub.loop.api import router as loop_router
+from hub.macros.api import router as macros_router
 from hub.metrics.api import router as metrics_router
 from hub.notifications.api import router as notifications_router
 from hub.observability.api import router as observability_router

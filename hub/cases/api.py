@@ -100,13 +100,15 @@ def open_case_route(
 
 
 @router.post("/bulk", summary="Change many cases at once")
-def bulk_change(data: BulkIn, session: SessionDep, who: WorkKey) -> BulkResult:
+def bulk_change(
+    data: BulkIn, session: SessionDep, settings: SettingsDep, who: WorkKey
+) -> BulkResult:
     """Change the status or priority of many cases, or close them with one resolution.
 
     Each case is checked on its own: one the caller may not work (agents: their own and their
     teams' cases), unknown, or whose status does not allow the move is refused with its reason
     while the others change. Each change is on its case's trail."""
-    return apply_bulk(session, data=data, user=who.user, actor=who.actor)
+    return apply_bulk(session, settings=settings, data=data, user=who.user, actor=who.actor)
 
 
 @router.get("/{case_id}", summary="Get a case")

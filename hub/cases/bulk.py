@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from hub.cases.models import TRANSITIONS, Case, Status
 from hub.cases.service import may_work, set_priority, transition
+from hub.config import Settings
 from hub.http.params import BodyId
 from hub.routing.models import Priority
 from hub.users.models import User
@@ -70,7 +71,9 @@ class BulkResult(BaseModel):
     refused: list[BulkRefused]
 
 
-def apply_bulk(session: Session, *, data: BulkIn, user: User | None, actor: str) -> BulkResult:
+def apply_bulk(
+    session: Session, *, settings: Settings, data: BulkIn, user: User | None, actor: str
+) -> BulkResult:
     """Apply ``data`` to each of its cases that ``user`` may work (a key: every case)."""
     result = BulkResult(changed=[], unchanged=[], refused=[])
     for case_id in dict.fromkeys(data.case_ids):
@@ -81,7 +84,7 @@ def apply_bulk(session: Session, *, data: BulkIn, user: User | None, actor: str)
                                               message=refusal[1]))  # fmt: skip
             continue
         assert case is not None
-        if _apply(session, data, case, actor):
+        if _apply(session, settings, data, case, actor):
             result.changed.append(case_id)
         else:
             result.unchanged.append(case_id)
@@ -112,7 +115,7 @@ def _target(data: BulkIn) -> Status | None:
     return data.status if data.action == BulkAction.status else None
 
 
-def _apply(session: Session, data: BulkIn, case: Case, actor: str) -> bool:
+def _apply(session: Session, settings: Settings, data: BulkIn, case: Case, actor: str) -> bool:
     """Change one case; False when it already was as asked."""
     assert case.id is not None
     if data.action == BulkAction.priority:
@@ -125,5 +128,6 @@ def _apply(session: Session, data: BulkIn, case: Case, actor: str) -> bool:
     assert target is not None
     if case.status == target.value:
         return False
-    transition(session, case_id=case.id, status=target, resolution=data.resolution, actor=actor)
+    transition(session, case_id=case.id, status=target, resolution=data.resolution, actor=actor,
+               settings=settings)  # fmt: skip
     return True

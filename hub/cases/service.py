@@ -37,7 +37,6 @@ MANUAL_SLA_HOURS = 48.0  # a case opened by hand gets the rules' default SLA win
 # How a reply went: "email" (queued to the customer), "by_hand" (the agent sent it themselves)
 # or "manual" (recorded as a draft to send by hand). The first two reached the customer.
 REACHED_CUSTOMER = ("email", "by_hand")
-NEAR_BREACH_SHARE = 0.2  # the last fifth of the SLA window counts as near breach
 NOTICE_TITLES = {
     EventType.case_created: "New {priority} case #{id}",
     EventType.case_assigned: "Case #{id} is yours",
@@ -202,13 +201,17 @@ def _reopen(
     assignee_id: int | None,
     actor: str,
 ) -> Case:
-    """A resolved or closed case back in the queue, its SLA window starting now."""
-    now = utcnow()
-    window = timedelta(hours=MANUAL_SLA_HOURS)
+    """A resolved or closed case back in the queue, its SLA window starting now (in the
+    business hours of the team it goes to)."""
+    sla = deadlines_for(
+        session, settings=settings, feedback_id=case.feedback_id,
+        team_id=team_id if team_id is not None else case.team_id,
+        sla_hours=MANUAL_SLA_HOURS, clock=SlaClock.routing, now=utcnow(),
+    )  # fmt: skip
     before = {"status": case.status, "due_at": _iso(case.due_at)}
     case.status = Status.new.value
     case.resolved_at = case.closed_at = case.sla_warned_at = case.sla_breached_at = None
-    case.due_at, case.sla_warn_at = now + window, now + window * (1 - NEAR_BREACH_SHARE)
+    case.due_at, case.sla_warn_at = sla.due_at, sla.warn_at
     after = {"status": case.status, "due_at": _iso(case.due_at)}
     record(session, case, EventKind.status_changed, actor, before=before, after=after,
            body="reopened: a case was asked for this item again")  # fmt: skip
@@ -355,10 +358,10 @@ def transition(
     status: Status,
     resolution: str | None,
     actor: str,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Case:
     """Move a case along its lifecycle (reopening included); illegal moves are refused.
-    With ``settings``, closing sends the customer's follow-up survey (hub.loop)."""
+    Closing sends the customer's follow-up survey (hub.loop) when follow-ups are on."""
     case = get_case(session, case_id=case_id)
     current = Status(case.status)
     if status == current:
@@ -467,7 +470,7 @@ def reply_to_customer(
     if sent and Status.waiting_on_customer in TRANSITIONS[Status(case.status)]:
         transition(
             session, case_id=case_id, status=Status.waiting_on_customer, resolution=None,
-            actor=actor,
+            actor=actor, settings=settings,
         )  # fmt: skip
     return event
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from hub.demo.helpdesk import arrived_when_written, set_up_support
 from hub.demo.closed_loop import add_closed_loop
+from hub.demo.helpdesk import arrived_when_written, set_up_support
 from hub.feedback.models import IngestSummary
 from hub.feedback.service import ingest
 from hub.loop.models import SOURCE_KIND, SOURCE_NAME

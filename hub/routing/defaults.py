@@ -1,7 +1,7 @@
 """The default rules a new hub starts with, and the words that make a complaint urgent.
 
 A new install (no rules at all) gets every default rule on first start. An existing install gets
-the rules added later (so far "Urgent words") once, by migration 0014: a rule a lead since edited,
+the rules added later (so far "Urgent words") once, by migration 0013: a rule a lead since edited,
 renamed or deleted is never added again, as the migration runs only once.
 """
 

@@ -6,8 +6,8 @@ from hub.auth.models import ApiKey, LoginAttempt, UserSession
 from hub.cases.models import Case, CaseEvent
 from hub.customers.models import Customer
 from hub.feedback.models import Feedback
-from hub.macros.models import ReplyTemplate
 from hub.loop.models import Followup
+from hub.macros.models import ReplyTemplate
 from hub.metrics.models import FeedbackRollup, TopicRollup
 from hub.notifications.models import OutboxMessage
 from hub.observability.models import WorkerHeartbeat

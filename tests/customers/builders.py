@@ -73,5 +73,6 @@ def add_case(
         session.flush()
         assert case.id is not None
         if status is not None:
-            transition(session, case_id=case.id, status=status, resolution="done", actor="system")
+            transition(session, case_id=case.id, status=status, resolution="done", actor="system",
+                       settings=Settings())  # fmt: skip
         return case.id

@@ -14,8 +14,8 @@ from hub.cases.tasks import check_slas
 from hub.cli import app
 from hub.config import Settings
 from hub.customers.models import Customer
-from hub.demo.helpdesk import DEMO_LEAD
 from hub.demo import closed_loop
+from hub.demo.helpdesk import DEMO_LEAD
 from hub.demo.loader import DEMO_AGENTS, SOURCE_KINDS, demo_items, load_demo
 from hub.enrichment.worker import Worker
 from hub.feedback.models import Feedback

@@ -1,4 +1,4 @@
-"""Migration 0014 on both backends: a hub with rules gets "Urgent words" once, a fresh one none."""
+"""Migration 0013 on both backends: a hub with rules gets "Urgent words" once, a fresh one none."""
 
 from datetime import UTC, datetime
 

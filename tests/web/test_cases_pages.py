@@ -68,8 +68,9 @@ def make_case(
         session.flush()
         if status is not None:
             transition(
-                session, case_id=case.id or 0, status=status, resolution="done", actor="system"
-            )
+                session, case_id=case.id or 0, status=status, resolution="done", actor="system",
+                settings=SETTINGS,
+            )  # fmt: skip
         assert case.id is not None
         return case.id
 

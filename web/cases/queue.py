@@ -146,6 +146,7 @@ def bulk_assign(
 def bulk_change(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     user: UserDep,
     case_id: Annotated[list[int] | None, Form()] = None,
     action: Annotated[str, Form()] = "",
@@ -162,7 +163,9 @@ def bulk_change(
         check_csrf(request, csrf_token)
         must_be_agent(user)
         data = _bulk_input(_ticked_ids(case_id), action, status, priority, resolution)
-        result = apply_bulk(session, data=data, user=user, actor=f"user:{user.id}")
+        result = apply_bulk(
+            session, settings=settings, data=data, user=user, actor=f"user:{user.id}"
+        )
     except HubError as exc:
         session.rollback()
         return _queue_page(

@@ -1,7 +1,7 @@
 """reply templates (macros): canned replies per language with placeholders
 
-Revision ID: 0016
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07 22:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import hub.store.types
 
-revision: str = "0016"
-down_revision: str | None = "0012"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

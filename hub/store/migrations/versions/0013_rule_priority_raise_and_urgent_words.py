@@ -1,6 +1,6 @@
 """routing rules raise priority for valuable customers; existing installs get "Urgent words"
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-07 22:30:00.000000
 
@@ -19,7 +19,7 @@ import hub.store.types
 from hub.routing.defaults import URGENT_RULE, URGENT_WORDS
 from hub.store.types import utcnow
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

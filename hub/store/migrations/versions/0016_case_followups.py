@@ -1,7 +1,7 @@
 """case follow-ups: the survey sent when a case closes, and the feedback answering it
 
-Revision ID: 0017
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 22:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import hub.store.types
 
-revision: str = "0017"
-down_revision: str | None = "0012"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
