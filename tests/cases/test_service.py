@@ -98,8 +98,9 @@ def act(db: Database, action: Callable[..., Any], **arguments: Any) -> Any:
 def move(db: Database, case_id: int, status: Status, resolution: str | None = None) -> Case:
     """Move a case along its lifecycle, as a person would."""
     case: Case = act(
-        db, transition, case_id=case_id, status=status, resolution=resolution, actor=ACTOR
-    )
+        db, transition, case_id=case_id, status=status, resolution=resolution, actor=ACTOR,
+        settings=SETTINGS,
+    )  # fmt: skip
     return case
 
 

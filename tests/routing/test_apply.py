@@ -152,9 +152,10 @@ def test_default_rules_catch_text_only_complaints_and_raise_for_valuable_custome
 
 def test_the_demo_escalation_gets_an_urgent_case(db: Database) -> None:
     """What `feedback-hub demo` and the worker do (routing after NLP, sentiment aside)."""
+    with session_scope(db.engine) as session:
+        ensure_default_rules(session)  # first, as `demo` and `serve --demo` do
     load_demo(db.engine)
     with session_scope(db.engine) as session:
-        ensure_default_rules(session)
         ids = [i for i in session.exec(select(Feedback.id)) if i is not None]
         route_feedback(session, settings=SETTINGS, feedback_ids=ids)
         case, reason = session.exec(
