@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test-stamp
 # screenshots read true.
 SYSTEM_PACKAGES := chromium chromium-driver docker-compose redis-server fonts-dejavu-core fonts-noto-color-emoji
 
-.PHONY: install run test lint lock system-deps postgres redis bench clean
+.PHONY: install run test coverage lint lock system-deps postgres redis bench clean
 
 # Installs come from the lock files in requirements/ (`make lock` refreshes them), then the
 # project itself without its dependencies: every machine gets the same versions.
@@ -66,7 +66,11 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy
 
 test: $(TEST_STAMP) system-deps postgres redis lint
-	$(BIN)/pytest -n 2 --dist loadfile --durations=25 --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25
+
+# The same suite with line coverage: the tracer doubles the time of Python-heavy tests.
+coverage: $(TEST_STAMP) system-deps postgres redis
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py

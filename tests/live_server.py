@@ -24,7 +24,7 @@ from hub.users.service import create_user
 
 CLI = [sys.executable, "-m", "hub.cli"]
 T = TypeVar("T")
-STOP_SECONDS = 10  # a graceful stop's share of a test run's teardown
+STOP_SECONDS = 3  # a graceful stop's share of a test run's teardown
 
 
 @dataclass

@@ -214,10 +214,12 @@ def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
 def _in_second_process(
     prepare: Callable[[list[Line]], PreparedChunk], chunks: Iterator[list[Line]], depth: int = 3
 ) -> Iterator[PreparedChunk]:
-    """Prepare chunks in a second process, a few ahead, while this one writes.
+    """Prepare chunks in a second process, a few ahead, while this one writes; in file order.
 
     Parsing and validation are CPU work and the database write is mostly the database's, so on
     two cores they overlap. (A thread cannot do this: the GIL would serialise the Python parts.)
+    The second process needs a second or two to start and import the hub; until it is ready,
+    this one prepares the chunks itself instead of waiting.
     """
     with ProcessPoolExecutor(
         max_workers=1,
@@ -225,6 +227,12 @@ def _in_second_process(
         initializer=die_with_parent,  # no orphan if this process is killed
         initargs=(os.getpid(),),
     ) as pool:
+        ready = pool.submit(prepare, [])  # starts it, importing what ``prepare`` needs
+        for chunk in chunks:
+            yield prepare(chunk)
+            if ready.done():
+                ready.result()  # a failed start is an error here, not a silent fallback
+                break
         pending: deque[Future[PreparedChunk]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(prepare, chunk))

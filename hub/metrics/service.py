@@ -15,6 +15,7 @@ overwriting each other. Before reading facts, :func:`tracking` locks the feedbac
 subtract the same old contribution. :func:`rebuild` recomputes everything from scratch.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ class Fact:
 
 def utc_day(moment: datetime) -> date:
     """The UTC calendar day of a timestamp (the day the rollups file it under)."""
-    return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+    if moment.tzinfo is None or moment.tzinfo is UTC:
+        return moment.date()
+    return moment.astimezone(UTC).date()
 
 
 def apply(session: Session, *, before: Iterable[Fact], after: Iterable[Fact]) -> None:
@@ -110,15 +113,19 @@ def apply(session: Session, *, before: Iterable[Fact], after: Iterable[Fact]) ->
     rollup rows it changes in one pass, as its last step, so writers never wait on each other's
     rollup rows while holding other locks (no deadlocks), and hold these hot rows briefly.
     """
+    _apply_weighted(session, [*((fact, -1) for fact in before), *((fact, 1) for fact in after)])
+
+
+def _apply_weighted(session: Session, weighted: Iterable[tuple[Fact, int]]) -> None:
+    """Add each fact's counts ``weight`` times (negative: subtract)."""
     totals, daily, topics = session.info.setdefault(PENDING, ({}, {}, {}))
-    for sign, facts in ((-1, before), (1, after)):
-        for fact in facts:
-            counts = fact.measures()
-            _add(totals, fact.key, counts, sign)
-            _add(daily, (fact.day, fact.score_type), counts, sign)
-            for topic_id in fact.topic_ids:
-                key = (fact.day, topic_id, fact.source_id, fact.channel, fact.score_type)
-                _add(topics, key, counts, sign)
+    for fact, weight in weighted:
+        counts = fact.measures()
+        _add(totals, fact.key, counts, weight)
+        _add(daily, (fact.day, fact.score_type), counts, weight)
+        for topic_id in fact.topic_ids:
+            key = (fact.day, topic_id, fact.source_id, fact.channel, fact.score_type)
+            _add(topics, key, counts, weight)
 
 
 def write_pending(session: Session) -> None:
@@ -137,11 +144,11 @@ def forget_pending(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
-def _add(deltas: dict[Key, Delta], key: Key, counts: Delta, sign: int) -> None:
+def _add(deltas: dict[Key, Delta], key: Key, counts: Delta, weight: int) -> None:
     delta = deltas.setdefault(key, [0] * len(MEASURES))
     for index, count in enumerate(counts):
         if count:
-            delta[index] += sign * count
+            delta[index] += weight * count
 
 
 def _upsert(session: Session, table: Table, names: Sequence[str], deltas: dict[Key, Delta]) -> None:
@@ -190,27 +197,19 @@ def _sqlite_upsert(
 
 
 def record_new(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add the contribution of rows ingest just created."""
-    apply(session, before=(), after=new_facts(session, rows))
+    """Add the contribution of rows ingest just created (no NLP results yet, so no topics).
 
-
-def new_facts(session: Session, rows: Sequence[dict[str, Any]]) -> list[Fact]:
-    """Facts of rows ingest just created (no NLP results yet), read from the rows themselves."""
+    Rows are counted by their rollup values first: a batch costs one Fact per distinct
+    combination (day, source, channel, language, segment, score) rather than one per row."""
     customer_ids = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     segments = _segments(session, customer_ids)
-    return [
-        Fact(
-            day=utc_day(row["created_at"]),
-            source_id=row["source_id"],
-            channel=row["channel"],
-            language=row.get("language") or "",
-            segment=segments.get(row["customer_id"], ""),
-            score_type=row["score_type"] or "",
-            score=row["score"],
-            sentiment=row.get("sentiment") or "",
-        )
+    counted = Counter(
+        (utc_day(row["created_at"]), row["source_id"], row["channel"],
+         row.get("language") or "", segments.get(row["customer_id"], ""),
+         row["score_type"] or "", row["score"], row.get("sentiment") or "")
         for row in rows
-    ]
+    )  # fmt: skip
+    _apply_weighted(session, ((Fact(*values), n) for values, n in counted.items()))
 
 
 def _segments(session: Session, customer_ids: set[int]) -> dict[int, str]:
