@@ -253,6 +253,14 @@ def shadow_focus(page: Page) -> str:
     return str(page.evaluate(FOCUSED))
 
 
+def wait_for_focus(page: Page, name: str, timeout_s: float = 5) -> None:
+    """Wait until ``name`` has focus inside the widget (it moves there asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while shadow_focus(page) != name and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert shadow_focus(page) == name
+
+
 def test_an_nps_answer_with_a_comment_is_stored_once_and_linked_to_the_customer(
     server: LiveServer, host: Host, nps: Survey, tab: Watched
 ) -> None:
@@ -413,7 +421,7 @@ def test_the_survey_works_with_the_keyboard_alone(
     assert shadow_focus(page) == "Feedback"
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog")).to_be_visible()
-    assert shadow_focus(page) == "0, Not likely"  # focus moved into the dialog
+    wait_for_focus(page, "0, Not likely")  # focus moves into the dialog once it is drawn
     for _ in range(8):
         page.keyboard.press("ArrowRight")
     assert shadow_focus(page) == "8"
@@ -540,13 +548,17 @@ def test_a_429_waits_for_retry_after_and_other_4xx_are_not_retried(
 
     open_survey(page)  # a second answer within the minute: 429 with Retry-After
     page.get_by_role("radio", name="5, Very satisfied").click()
-    page.get_by_role("button", name="Send").click()
+    with page.expect_response(lambda answer: answer.status == 429) as refused:
+        page.get_by_role("button", name="Send").click()
+    # A sliding window: the hub's wait depends on where the earlier answers fell in the minute.
+    retry_after = int(refused.value.headers["retry-after"])
     expect(status).to_contain_text("will be sent when the connection is back")
     [queued] = page.evaluate(QUEUE)
     wait_s = (queued["t"] - page.evaluate("Date.now()")) / 1000
-    assert 5 < wait_s <= 61  # the hub's Retry-After, not the first back-off step (1-2 s)
-    time.sleep(2.5)
-    assert len(tab.posts) == 3  # nothing retried early
+    assert retry_after - 2 < wait_s <= retry_after + 1  # the hub's wait, not a back-off (1-2 s)
+    if retry_after > 3:
+        time.sleep(2.5)
+        assert len(tab.posts) == 3  # nothing retried early
     assert [item["score"] for item in stored(server, csat)] == [4]
     assert all("status of 4" in error for error in tab.errors)  # the browser logs the 422, 429
     assert tab.csp_violations() == []
