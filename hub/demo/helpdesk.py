@@ -11,14 +11,18 @@ from hub.routing.defaults import URGENT_RULE
 from hub.routing.models import Conditions, Priority, RoutingRule, RuleIn, ScoreRange, Strategy
 from hub.routing.service import create_rule, reorder_rules
 from hub.scores import SCALES
+from hub.store.types import utcnow
 from hub.users.models import Team, TeamMember, User
 
 SUPPORT_ZONE = "Europe/Lisbon"
 SUPPORT_HOURS = {day: ["09:00", "18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 DEMO_LEAD = "rita@cestia.example"
-# The demo's items reached the hub minutes after the customer wrote: it has been live for
-# the whole 90 days, so their SLA clocks are not capped the way an import's are.
+# The demo's story: the hub has been live for two weeks, so that feedback reached it minutes
+# after the customer wrote (full SLA clocks: some cases breached, some near breach); the older
+# feedback was imported when it was set up, so those cases open with the capped clock an
+# import gets (HUB_SLA_MAX_SPENT_SHARE), not all breached and escalated at once.
 ARRIVAL_DELAY = timedelta(minutes=3)
+LIVE_FOR = timedelta(days=14)  # longer than the slowest demo rule's window in business time
 
 
 def _low_scores(*kinds: ScoreType) -> list[ScoreRange]:
@@ -63,7 +67,11 @@ def set_up_support(session: Session, team_id: int) -> None:
 
 
 def arrived_when_written(session: Session, feedback_ids: list[int]) -> None:
-    """Date the demo items' arrival just after the customer wrote them."""
-    for row in session.exec(select(Feedback).where(col(Feedback.id).in_(feedback_ids))).all():
+    """Date the arrival of the demo's last two weeks just after the customer wrote them (older
+    items keep their arrival: now, as imported)."""
+    live_since = utcnow() - LIVE_FOR
+    live = col(Feedback.id).in_(feedback_ids), col(Feedback.created_at) >= live_since
+    rows = session.exec(select(Feedback).where(*live)).all()
+    for row in rows:
         row.received_at = row.created_at + ARRIVAL_DELAY
         session.add(row)
