@@ -3,7 +3,7 @@ and delete them (the placeholders are checked as in the API)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -19,6 +19,16 @@ router = APIRouter()
 Text = Annotated[str, Form()]
 
 
+def macro_form(
+    name: Text = "", language: Text = "", subject: Text = "", body: Text = ""
+) -> dict[str, str]:
+    """The template form's fields as typed (shown again when they are refused)."""
+    return {"name": name, "language": language, "subject": subject, "body": body}
+
+
+MacroForm = Annotated[dict[str, str], Depends(macro_form)]
+
+
 @router.get("/macros", response_class=HTMLResponse)
 def macros_page(request: Request, session: SessionDep, _user: Lead) -> HTMLResponse:
     """Every reply template, and the form for a new one."""
@@ -30,15 +40,11 @@ def add_macro(
     request: Request,
     session: SessionDep,
     _user: Lead,
+    form: MacroForm,
     csrf_token: Csrf = "",
-    name: Text = "",
-    language: Text = "",
-    subject: Text = "",
-    body: Text = "",
 ) -> Response:
     """A new template."""
     check_csrf(request, csrf_token)
-    form = {"name": name, "language": language, "subject": subject, "body": body}
     try:
         create_macro(session, data=MacroIn.model_validate(form))
     except (ValidationError, HubError) as exc:
@@ -54,15 +60,11 @@ def change_macro(
     session: SessionDep,
     _user: Lead,
     macro_id: int,
+    form: MacroForm,
     csrf_token: Csrf = "",
-    name: Text = "",
-    language: Text = "",
-    subject: Text = "",
-    body: Text = "",
 ) -> Response:
     """Save a template's name, language, subject and body."""
     check_csrf(request, csrf_token)
-    form = {"name": name, "language": language, "subject": subject, "body": body}
     try:
         update_macro(session, macro_id=macro_id, data=MacroIn.model_validate(form))
     except (ValidationError, HubError) as exc:
